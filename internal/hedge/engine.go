@@ -1,0 +1,229 @@
+package hedge
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Class says what an attempt's error means for the request.
+type Class int
+
+const (
+	// Transient errors blame the target (dial failure, lost connection,
+	// too many connections, read-only, shutdown): the next target is tried
+	// at once, without waiting for the hedge delay.
+	Transient Class = iota
+	// Fatal errors blame the request (syntax, access denied, unknown
+	// table): another target would fail the same way, so the request ends.
+	Fatal
+)
+
+// Config tunes an [Engine]. The zero value means the defaults.
+type Config struct {
+	// AttemptTimeout bounds every attempt, the winner's and the losers'.
+	// A caller's earlier deadline still ends the request, but not the
+	// attempts, which run on so their connections go back to the pool.
+	// Default: 2s.
+	AttemptTimeout time.Duration
+	// CancelLosers cancels the attempts still running once the request is
+	// over (a winner, a fatal error, or the caller gave up). Default: false
+	// (see DESIGN.md §4 rule 6).
+	CancelLosers bool
+	// Budget caps hedges; failovers after a transient error do not use it.
+	Budget BudgetConfig
+}
+
+// Engine runs hedged requests and tracks their attempts. Create it with
+// [New]; it is safe for concurrent use. [Engine.Wait] blocks until every
+// attempt started so far has returned.
+type Engine struct {
+	cfg    Config
+	budget *Budget
+	wg     sync.WaitGroup
+}
+
+// New returns an engine.
+func New(cfg Config) *Engine {
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 2 * time.Second
+	}
+	return &Engine{cfg: cfg, budget: NewBudget(cfg.Budget)}
+}
+
+// Budget is the engine's hedge budget.
+func (e *Engine) Budget() *Budget { return e.budget }
+
+// Wait blocks until every attempt has returned. Attempts are bounded by
+// AttemptTimeout, so Wait is too.
+func (e *Engine) Wait() { e.wg.Wait() }
+
+// Outcome describes how a request went.
+type Outcome struct {
+	// Winner is the index of the attempt whose result was returned, or -1.
+	Winner int
+	// Launched is how many attempts were started.
+	Launched int
+	// Hedges is how many attempts were started by a hedge timer (not by a
+	// failover after an error).
+	Hedges int
+	// Suppressed reports that a hedge was due but the budget refused it.
+	Suppressed bool
+}
+
+// Hedged reports whether any hedge was sent.
+func (o Outcome) Hedged() bool { return o.Hedges > 0 }
+
+// Plan describes one request.
+type Plan[T any] struct {
+	// Targets is the number of targets, tried in order (at least 1).
+	Targets int
+	// Delay returns how long after attempt i-1 started attempt i is
+	// hedged (i ≥ 1). A negative delay never hedges attempt i by timer;
+	// it is still tried after a transient failure.
+	Delay func(i int) time.Duration
+	// Classify maps an attempt's error to a Class. Context errors of the
+	// caller are handled before Classify is asked.
+	Classify func(error) Class
+	// Attempt runs attempt i against target i. Its ctx carries the
+	// attempt's own deadline.
+	Attempt func(ctx context.Context, i int) (T, error)
+	// Done, if set, is called in the attempt's goroutine when attempt i
+	// returns, winner or loser, with its result. It lets the caller
+	// account for losers (health, connection reuse) after Do returned.
+	Done func(i int, v T, err error, elapsed time.Duration)
+}
+
+type result[T any] struct {
+	i   int
+	v   T
+	err error
+}
+
+// ErrNoTargets is returned by [Do] for a plan with no targets.
+var ErrNoTargets = errors.New("hedge: no targets to try")
+
+// Do runs p. It returns the first successful result, or the first fatal
+// error, or all transient errors joined when every target failed, or the
+// caller's context error. It never blocks on a loser.
+func Do[T any](ctx context.Context, e *Engine, p Plan[T]) (T, Outcome, error) {
+	var zero T
+	out := Outcome{Winner: -1}
+	if p.Targets <= 0 {
+		return zero, out, ErrNoTargets
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, out, err
+	}
+	e.budget.Deposit()
+
+	// Attempts run detached from the caller's cancellation but keep its
+	// values (trace context) and, if sooner, its deadline.
+	actx := context.WithoutCancel(ctx)
+	deadline := time.Now().Add(e.cfg.AttemptTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	var cancelAll context.CancelFunc
+	if e.cfg.CancelLosers {
+		actx, cancelAll = context.WithCancel(actx)
+		defer cancelAll()
+	}
+
+	results := make(chan result[T], p.Targets)
+	launch := func(i int, hedged bool) {
+		out.Launched++
+		if hedged {
+			out.Hedges++
+		}
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			if hedged {
+				defer e.budget.Release()
+			}
+			c, cancel := context.WithDeadline(actx, deadline)
+			start := time.Now()
+			v, err := p.Attempt(c, i)
+			cancel()
+			if p.Done != nil {
+				p.Done(i, v, err, time.Since(start))
+			}
+			results <- result[T]{i: i, v: v, err: err}
+		}()
+	}
+
+	var timer *time.Timer
+	var timerC <-chan time.Time
+	arm := func(next int) {
+		if next >= p.Targets || p.Delay == nil {
+			timerC = nil
+			return
+		}
+		d := p.Delay(next)
+		if d < 0 {
+			timerC = nil
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		timerC = timer.C
+	}
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+
+	// The hedge timer is armed before the first attempt asks the pool for
+	// a connection, so a slow dial or a drained pool is hedged too.
+	next := 1
+	arm(next)
+	launch(0, false)
+	outstanding := 1
+	var errs []error
+	for {
+		select {
+		case r := <-results:
+			outstanding--
+			if r.err == nil {
+				out.Winner = r.i
+				return r.v, out, nil
+			}
+			if p.Classify != nil && p.Classify(r.err) == Fatal {
+				out.Winner = r.i
+				return zero, out, r.err
+			}
+			errs = append(errs, r.err)
+			if next < p.Targets {
+				launch(next, false)
+				outstanding++
+				next++
+				arm(next)
+				continue
+			}
+			if outstanding == 0 {
+				return zero, out, errors.Join(errs...)
+			}
+		case <-timerC:
+			timerC = nil
+			if next >= p.Targets {
+				continue
+			}
+			if !e.budget.TryAcquire(time.Now()) {
+				out.Suppressed = true
+				continue
+			}
+			launch(next, true)
+			outstanding++
+			next++
+			arm(next)
+		case <-ctx.Done():
+			return zero, out, ctx.Err()
+		}
+	}
+}
