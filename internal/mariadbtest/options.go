@@ -1,6 +1,10 @@
 package mariadbtest
 
-import "time"
+import (
+	"time"
+
+	"github.com/tandemfs/tandem/internal/faultproxy"
+)
 
 // Options configure a server. The zero value is a plain server with the
 // defaults below.
@@ -8,6 +12,9 @@ type Options struct {
 	// Proxy puts a faultproxy.Proxy in front of the server; ClientAddr,
 	// DSN and MySQLConfig then point at the proxy. Default: false.
 	Proxy bool
+	// ProxyOptions are passed to faultproxy.New when Proxy is set, e.g.
+	// faultproxy.WithSeed for reproducible stalls. Default: none.
+	ProxyOptions []faultproxy.Option
 	// MaxConnections is mariadbd's --max-connections. Default: 500.
 	MaxConnections int
 	// ReadyTimeout bounds how long Launch and Restart wait for the first
@@ -31,6 +38,8 @@ func (o Options) normalize() Options {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
+	// Copy the slices: the caller may reuse theirs.
 	o.Args = append([]string(nil), o.Args...)
+	o.ProxyOptions = append([]faultproxy.Option(nil), o.ProxyOptions...)
 	return o
 }

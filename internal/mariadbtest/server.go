@@ -82,8 +82,13 @@ func Launch(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweepOnce.Do(sweepLeftovers)
 	dir, err := os.MkdirTemp("", "mariadbtest-*")
 	if err != nil {
+		return nil, fmt.Errorf("mariadbtest: %w", err)
+	}
+	if err := writeOwner(dir); err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("mariadbtest: %w", err)
 	}
 	s := &Server{opts: opts, bins: bins, dir: dir}
@@ -107,7 +112,7 @@ func Launch(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	if opts.Proxy {
-		if s.proxy, err = faultproxy.New(s.addr); err != nil {
+		if s.proxy, err = faultproxy.New(s.addr, opts.ProxyOptions...); err != nil {
 			_ = s.Stop()
 			return nil, fmt.Errorf("mariadbtest: %w", err)
 		}

@@ -15,3 +15,6 @@ import "syscall"
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
+
+// pdeathsig: servers die with their launcher, so leftovers can be swept.
+const pdeathsig = true
