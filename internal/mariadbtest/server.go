@@ -316,7 +316,7 @@ func (s *Server) startLocked(ctx context.Context) error {
 	}
 	args := []string{
 		"--no-defaults", // never read /etc/mysql
-		"--user=root",   // mariadbd refuses to run as root without it
+		"--user=root",   // required as root; only a warning as anyone else
 		"--datadir=" + filepath.Join(s.dir, "data"),
 		"--port=" + strconv.Itoa(s.port),
 		"--bind-address=127.0.0.1",

@@ -15,13 +15,21 @@ import (
 
 // installArgs initialise a small datadir (38 MB rather than 114 MB, because
 // of the 8 MB redo log) where root has no password over TCP.
-var installArgs = []string{
-	"--no-defaults",
-	"--user=root",
-	"--auth-root-authentication-method=normal",
-	"--skip-test-db",
-	"--skip-name-resolve",
-	"--innodb-log-file-size=8M",
+func installArgs() []string {
+	args := []string{
+		"--no-defaults",
+		"--auth-root-authentication-method=normal",
+		"--skip-test-db",
+		"--skip-name-resolve",
+		"--innodb-log-file-size=8M",
+	}
+	// As root, mariadbd refuses to run without --user=root. As anyone
+	// else, mariadb-install-db --user=root fails trying to chown the
+	// datadir to root (checked as nobody), so leave it out.
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+	return args
 }
 
 // templateFormat changes when installArgs or the layout change, so old
@@ -70,7 +78,7 @@ func templateDir(ctx context.Context, bins binaries) (string, error) {
 		return "", fmt.Errorf("mariadbtest: template: %w", err)
 	}
 	defer os.RemoveAll(work) // a no-op once renamed
-	args := append([]string{"--datadir=" + filepath.Join(work, "data")}, installArgs...)
+	args := append([]string{"--datadir=" + filepath.Join(work, "data")}, installArgs()...)
 	// --basedir tells the script where the share/ files are when
 	// mariadbd is not in the default location.
 	cmd := exec.CommandContext(ctx, bins.installDB, append(args, "--basedir="+basedir(bins.mariadbd))...)
@@ -109,7 +117,7 @@ func templateKey(bins binaries) (string, error) {
 		return "", fmt.Errorf("mariadbtest: %w", err)
 	}
 	h := sha256.New()
-	fmt.Fprintln(h, templateFormat, bins.mariadbd, fi.Size(), fi.ModTime().UnixNano(), strings.Join(installArgs, " "))
+	fmt.Fprintln(h, templateFormat, bins.mariadbd, fi.Size(), fi.ModTime().UnixNano(), strings.Join(installArgs(), " "))
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
