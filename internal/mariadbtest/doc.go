@@ -22,9 +22,13 @@
 //
 // Servers do not outlive the process that launched them: on Linux they get
 // SIGKILL when it dies (PR_SET_DEATHSIG) and run in their own process group,
-// so a Ctrl-C aimed at `go test` does not race our own shutdown. Data
-// directories of a process that was SIGKILLed stay behind in os.TempDir
-// ("mariadbtest-*").
+// so a Ctrl-C aimed at `go test` does not race our own shutdown. The data
+// directory of a launcher that died without cleanup (a SIGKILL, a `go test
+// -timeout` panic) is removed by the next process that calls Launch.
+//
+// Committed rows survive [Server.Kill]: the server runs with
+// innodb_flush_log_at_trx_commit=2 (write at commit, never fsync), not 0,
+// which loses the last second of commits on a process crash.
 //
 // # Errors
 //
