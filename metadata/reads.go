@@ -1,0 +1,325 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/tandemfs/tandem/region"
+)
+
+// Project returns the configured project (GET
+// /project/getProjectInfo/{name}). The answer is cached for the Client's
+// life: project ids do not change. Region names the region that first served
+// it.
+func (c *Client) Project(ctx context.Context) (*Project, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	p, err := c.project0(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp := *p
+	return &cp, nil
+}
+
+// ProjectID returns the configured project's id; see Project.
+func (c *Client) ProjectID(ctx context.Context) (int64, error) {
+	p, err := c.Project(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return p.ID, nil
+}
+
+func (c *Client) project0(ctx context.Context) (*Project, error) {
+	c.mu.Lock()
+	p := c.project
+	c.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	body, r, err := c.read(ctx, c.order, request{
+		op: "GetProject", method: "GET",
+		path: "/project/getProjectInfo/" + url.PathEscape(c.cfg.Project),
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err = decodeProject(body)
+	if err != nil {
+		return nil, &RegionError{Region: r, Op: "GetProject", Err: err}
+	}
+	p.Region = r
+	if p.Name == "" {
+		p.Name = c.cfg.Project
+	}
+	c.mu.Lock()
+	if c.project == nil {
+		c.project = p
+	}
+	p = c.project
+	c.mu.Unlock()
+	return p, nil
+}
+
+// FeatureStore returns the project's feature store (GET
+// /project/{pid}/featurestores/{project}_featurestore). It is cached for the
+// Client's life.
+func (c *Client) FeatureStore(ctx context.Context) (*FeatureStore, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	fs, err := c.featureStore0(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp := *fs
+	return &cp, nil
+}
+
+func (c *Client) featureStore0(ctx context.Context) (*FeatureStore, error) {
+	c.mu.Lock()
+	fs := c.fs
+	c.mu.Unlock()
+	if fs != nil {
+		return fs, nil
+	}
+	p, err := c.project0(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, r, err := c.read(ctx, c.order, request{
+		op: "GetFeatureStore", method: "GET",
+		path: fmt.Sprintf("/project/%d/featurestores/%s", p.ID, url.PathEscape(c.cfg.Project+"_featurestore")),
+	})
+	if err != nil {
+		return nil, err
+	}
+	fs, err = decodeFeatureStore(body)
+	if err != nil {
+		return nil, &RegionError{Region: r, Op: "GetFeatureStore", Err: err}
+	}
+	fs.Region = r
+	c.mu.Lock()
+	if c.fs == nil {
+		c.fs = fs
+	}
+	fs = c.fs
+	c.mu.Unlock()
+	return fs, nil
+}
+
+// viewPath is the escaped path of a feature view below the base URL.
+func (c *Client) viewPath(ctx context.Context, name string, version int) (string, error) {
+	if err := checkView(name, version); err != nil {
+		return "", err
+	}
+	p, err := c.project0(ctx)
+	if err != nil {
+		return "", err
+	}
+	fs, err := c.featureStore0(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("/project/%d/featurestores/%d/featureview/%s/version/%d",
+		p.ID, fs.ID, url.PathEscape(name), version), nil
+}
+
+func checkView(name string, version int) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty feature view name", ErrInvalidArgument)
+	}
+	if version < 1 {
+		return fmt.Errorf("%w: feature view %s: version %d, want >= 1", ErrInvalidArgument, name, version)
+	}
+	return nil
+}
+
+// FeatureView returns a feature view with its features, serving keys and
+// query (GET .../featureview/{name}/version/{v}?expand=features&expand=query).
+//
+// It reads the local region and falls back to the others when the local
+// one is down. Right after this Client wrote the view, it reads the region
+// that took the write until the local region shows it (read-your-writes).
+func (c *Client) FeatureView(ctx context.Context, name string, version int) (*FeatureView, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	path, err := c.viewPath(ctx, name, version)
+	if err != nil {
+		return nil, err
+	}
+	req := request{
+		op: "GetFeatureView", method: "GET", path: path,
+		query: url.Values{"expand": {"features", "query"}},
+	}
+	key := viewKey{name, version}
+	decode := func(body []byte, r region.ID) (*FeatureView, error) {
+		fv, err := DecodeFeatureView(body)
+		if err != nil {
+			return nil, &RegionError{Region: r, Op: req.op, Err: err}
+		}
+		fv.Region = r
+		return fv, nil
+	}
+	pw, pending := c.pendingFor(key)
+	if !pending {
+		body, r, err := c.read(ctx, c.order, req)
+		if err != nil {
+			return nil, err
+		}
+		return decode(body, r)
+	}
+	// Read-your-writes: ask the local region whether it shows the write yet;
+	// if so the mark is dropped and its answer is as good as any.
+	lbody, lerr := c.do(ctx, c.cfg.Local, req)
+	var local *FeatureView
+	if lerr == nil {
+		local, lerr = decode(lbody, c.cfg.Local)
+	}
+	switch {
+	case ctx.Err() != nil:
+		return nil, lerr
+	case pw.deleted && errors.Is(lerr, ErrNotFound),
+		!pw.deleted && lerr == nil && local.ID == pw.id:
+		c.clearPending(key, pw)
+		return local, lerr
+	}
+	order := c.orderFrom(pw.region)
+	body, r, err := c.read(ctx, order, req)
+	if err != nil {
+		if shouldFallback(err) && (lerr == nil || errors.Is(lerr, ErrNotFound)) {
+			// The writing region is down: a possibly stale local answer
+			// beats none (static stability, DESIGN.md §5).
+			return local, lerr
+		}
+		return nil, err
+	}
+	return decode(body, r)
+}
+
+// PreparedStatements returns the server-generated statements of a feature
+// view (GET .../preparedstatement?batch=false|true): one per feature group.
+// Routing is as for FeatureView; each statement's Region names the region
+// that served it.
+func (c *Client) PreparedStatements(ctx context.Context, name string, version int, batch bool) ([]PreparedStatement, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	path, err := c.viewPath(ctx, name, version)
+	if err != nil {
+		return nil, err
+	}
+	req := request{
+		op: "GetPreparedStatements", method: "GET", path: path + "/preparedstatement",
+		query: url.Values{"batch": {strconv.FormatBool(batch)}},
+	}
+	order := c.order
+	if pw, ok := c.pendingFor(viewKey{name, version}); ok {
+		order = c.orderFrom(pw.region)
+	}
+	body, r, err := c.read(ctx, order, req)
+	if err != nil {
+		return nil, err
+	}
+	items, err := DecodePreparedStatements(body)
+	if err != nil {
+		return nil, &RegionError{Region: r, Op: req.op, Err: err}
+	}
+	for i := range items {
+		items[i].Region = r
+	}
+	return items, nil
+}
+
+// BatchQuery returns a feature view's offline query for [start, end) (GET
+// .../featureview/{name}/version/{v}/query/batch). It asks the ACTIVE region
+// only, because the offline store is active-passive and the payload is
+// signed for that region's query service; with no active region known it
+// fails with ErrNoActiveRegion. Zero times are left out of the request.
+func (c *Client) BatchQuery(ctx context.Context, name string, version int, start, end time.Time) (*BatchQuery, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	r, err := c.activeRegion(ctx, "GetBatchQuery")
+	if err != nil {
+		return nil, err
+	}
+	return c.batchQuery(ctx, r, name, version, start, end)
+}
+
+// BatchQueryIn is BatchQuery pinned to region r, for callers that already
+// chose the region (the offline client). It does not fall back.
+func (c *Client) BatchQueryIn(ctx context.Context, r region.ID, name string, version int, start, end time.Time) (*BatchQuery, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	id, err := region.ParseID(string(r))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if _, ok := c.eps[id]; !ok {
+		return nil, fmt.Errorf("%w: region %s is not in Config.Regions", ErrInvalidArgument, id)
+	}
+	return c.batchQuery(ctx, id, name, version, start, end)
+}
+
+func (c *Client) batchQuery(ctx context.Context, r region.ID, name string, version int, start, end time.Time) (*BatchQuery, error) {
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		return nil, fmt.Errorf("%w: batch query end %s is before start %s", ErrInvalidArgument, end, start)
+	}
+	path, err := c.viewPath(ctx, name, version)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	// hsfs sends event times as epoch milliseconds.
+	if !start.IsZero() {
+		q.Set("start_time", strconv.FormatInt(start.UnixMilli(), 10))
+	}
+	if !end.IsZero() {
+		q.Set("end_time", strconv.FormatInt(end.UnixMilli(), 10))
+	}
+	req := request{op: "GetBatchQuery", method: "GET", path: path + "/query/batch", query: q}
+	body, err := c.do(ctx, r, req)
+	if err != nil {
+		return nil, err
+	}
+	bq, err := DecodeBatchQuery(body)
+	if err != nil {
+		return nil, &RegionError{Region: r, Op: req.op, Err: err}
+	}
+	bq.Region = r
+	return bq, nil
+}
+
+// orderFrom is the read order starting at region first, then the usual
+// order without it.
+func (c *Client) orderFrom(first region.ID) []region.ID {
+	order := make([]region.ID, 0, len(c.order))
+	order = append(order, first)
+	for _, r := range c.order {
+		if r != first {
+			order = append(order, r)
+		}
+	}
+	return order
+}
