@@ -1,0 +1,401 @@
+package aca
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/tandemfs/tandem/region"
+)
+
+// Client follows the ACA: it polls every endpoint each round and keeps the
+// state that the majority of those that answered reports.
+//
+// New starts the polling loop in the background (New itself does no I/O;
+// the first round runs at once in the loop). Close stops it. A Client is
+// safe for concurrent use. There is no useful zero value: use [New].
+type Client struct {
+	cfg       Config
+	eps       []*endpointState
+	http      *retryablehttp.Client
+	ownClient *http.Client // the client we made, whose idle connections Close closes; nil if the caller gave one
+	log       *slog.Logger
+	now       func() time.Time
+	m         *instruments
+
+	// ctx is owned by the client: the loop and every round run on it, so
+	// that no caller's cancel aborts work that others share.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // the loop, rounds, and watcher callbacks
+	closeOnce sync.Once
+
+	// roundMu guards inflight. Lock order: roundMu before mu.
+	roundMu  sync.Mutex
+	inflight *round
+
+	mu          sync.Mutex
+	closed      bool
+	state       State
+	known       bool
+	createdAt   time.Time
+	confirmedAt time.Time
+	lastErr     error
+	ready       chan struct{} // closed when the first state is known
+	watchers    map[*watcher]struct{}
+}
+
+// endpointState is one endpoint and what we remember of it. Rounds never
+// overlap and each endpoint is polled by one goroutine per round, so these
+// fields need no lock: the round's WaitGroup orders the accesses.
+type endpointState struct {
+	endpoint
+	etag    string // the ETag of last; "" when we have none
+	last    State  // the state of the last 2xx answer, reused on 304
+	failing bool   // for logging transitions only
+}
+
+// round is one polling round, shared by the loop and concurrent Refresh
+// calls.
+type round struct {
+	done chan struct{}
+	err  error // nil when the round confirmed or changed the state
+}
+
+type watcher struct {
+	ch   chan State
+	stop func() bool // stops the context.AfterFunc that closes ch
+}
+
+// New validates cfg, applies opts and starts the polling loop. It does no
+// I/O itself, so it neither blocks nor fails when the ACA is down; use
+// [Client.WaitReady] to wait for the first state.
+func New(cfg Config, opts ...Option) (*Client, error) {
+	cfg, eps, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.meter == nil {
+		o.meter = defaultOptions().meter
+	}
+	if o.logger == nil {
+		o.logger = defaultOptions().logger
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+
+	c := &Client{
+		cfg:      cfg,
+		log:      o.logger.With(slog.String("component", "aca")),
+		now:      o.now,
+		ready:    make(chan struct{}),
+		watchers: make(map[*watcher]struct{}),
+	}
+	for _, ep := range eps {
+		c.eps = append(c.eps, &endpointState{endpoint: ep})
+	}
+	hc := o.httpClient
+	if hc == nil {
+		// A transport of our own, so that Close can close its idle
+		// connections without touching anyone else's.
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		c.ownClient = hc
+	}
+	c.http = &retryablehttp.Client{
+		HTTPClient: hc,
+		// retryablehttp logs request URLs; ours may carry credentials, and
+		// the client logs endpoint transitions itself.
+		Logger: nil,
+		// One quick retry smooths over a dropped keep-alive connection. The
+		// polling loop is the real retry, so more would only delay the round
+		// (the hops watchdog also starts its backoff at 5 ms).
+		RetryMax:     1,
+		RetryWaitMin: 5 * time.Millisecond,
+		RetryWaitMax: 50 * time.Millisecond,
+		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		Backoff:      retryablehttp.DefaultBackoff,
+		// Hand back the last response, so that a 503 is reported as a 503.
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	c.createdAt = c.now()
+	if c.m, err = newInstruments(c, o.meter); err != nil {
+		return nil, err
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go c.loop()
+	return c, nil
+}
+
+// Config returns the client's configuration with the defaults filled in.
+func (c *Client) Config() Config {
+	cfg := c.cfg
+	cfg.Endpoints = append([]string(nil), c.cfg.Endpoints...)
+	return cfg
+}
+
+// Current returns the state the client follows, and false while none is
+// known. It never blocks on the network. After Close it returns the last
+// state.
+func (c *Client) Current() (State, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state, c.known
+}
+
+// Active returns the active region, or [ErrNoActiveRegion] while no state is
+// known. It never blocks on the network.
+func (c *Client) Active() (region.ID, error) {
+	st, ok := c.Current()
+	if !ok {
+		return "", ErrNoActiveRegion
+	}
+	return st.Active, nil
+}
+
+// LocalIsActive reports whether [Config.Local] is the active region. It
+// returns [ErrNoActiveRegion] while no state is known, and an error wrapping
+// [ErrInvalidConfig] when Config.Local is not set.
+func (c *Client) LocalIsActive() (bool, error) {
+	if c.cfg.Local == "" {
+		return false, fmt.Errorf("%w: LocalIsActive needs Config.Local", ErrInvalidConfig)
+	}
+	a, err := c.Active()
+	if err != nil {
+		return false, err
+	}
+	return a.Equal(c.cfg.Local), nil
+}
+
+// Staleness returns how long ago a polling round last confirmed the current
+// state (a majority of the endpoints that answered reported it). It grows
+// while every endpoint fails or they disagree. Before the first state is
+// known it is the time since New.
+func (c *Client) Staleness() time.Duration {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	since := c.confirmedAt
+	if !c.known {
+		since = c.createdAt
+	}
+	if d := now.Sub(since); d > 0 {
+		return d
+	}
+	return 0
+}
+
+// LastError returns why the last polling round did not confirm a state
+// (wrapping [ErrAllEndpointsFailed], [ErrNoMajority] or [ErrOlderEpoch], and
+// the [EndpointError]s), or nil if it did.
+func (c *Client) LastError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+// WaitReady blocks until a state is known, ctx ends or the client closes.
+// When ctx ends first the error wraps both [ErrNoActiveRegion] and ctx's
+// error, and tells why the last round failed.
+func (c *Client) WaitReady(ctx context.Context) (State, error) {
+	c.mu.Lock()
+	closed, st, known, ready := c.closed, c.state, c.known, c.ready
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return State{}, ErrClosed
+	case known:
+		return st, nil
+	}
+	select {
+	case <-ready:
+		st, _ := c.Current()
+		return st, nil
+	case <-c.ctx.Done():
+		return State{}, ErrClosed
+	case <-ctx.Done():
+		if last := c.LastError(); last != nil {
+			return State{}, fmt.Errorf("%w: %w (last round: %v)", ErrNoActiveRegion, context.Cause(ctx), last)
+		}
+		return State{}, fmt.Errorf("%w: %w", ErrNoActiveRegion, context.Cause(ctx))
+	}
+}
+
+// Refresh polls every endpoint now and returns the state the client follows
+// afterwards. A Refresh that comes while a round is under way shares that
+// round. The round runs on the client's context: if ctx ends first, Refresh
+// returns ctx's error but the round still completes for everyone else.
+//
+// Refresh reports no error when the round fails but a state is still known
+// (static stability): it returns that state, and [Client.Staleness] and
+// [Client.LastError] tell how fresh it is. With no state known, the error
+// wraps [ErrNoActiveRegion] and the round's error.
+func (c *Client) Refresh(ctx context.Context) (State, error) {
+	r, err := c.startRound()
+	if err != nil {
+		return State{}, err
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return State{}, fmt.Errorf("aca: refresh: %w", context.Cause(ctx))
+	}
+	if c.ctx.Err() != nil {
+		return State{}, ErrClosed
+	}
+	st, ok := c.Current()
+	if !ok {
+		if r.err != nil {
+			return State{}, fmt.Errorf("%w: %w", ErrNoActiveRegion, r.err)
+		}
+		return State{}, ErrNoActiveRegion
+	}
+	return st, nil
+}
+
+// Watch returns a channel that receives the current state at once, if one
+// is known, and then every change. Its buffer holds one state and a newer
+// change replaces an unread one, so a slow reader sees the latest state and
+// never blocks the poller. The channel is closed when ctx ends or the client
+// closes; after Close, Watch returns a closed channel.
+func (c *Client) Watch(ctx context.Context) <-chan State {
+	ch := make(chan State, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		close(ch)
+		return ch
+	}
+	if c.known {
+		ch <- c.state
+	}
+	w := &watcher{ch: ch}
+	c.watchers[w] = struct{}{}
+	c.wg.Add(1) // released by the AfterFunc, or by Close if it stops it first
+	w.stop = context.AfterFunc(ctx, func() {
+		defer c.wg.Done()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if _, ok := c.watchers[w]; ok {
+			delete(c.watchers, w)
+			close(w.ch)
+		}
+	})
+	return ch
+}
+
+// Close stops polling, closes every Watch channel and waits until every
+// goroutine of the client has returned. It closes the idle connections of
+// the HTTP client it made, not those of one given with [WithHTTPClient].
+// Close is idempotent and always returns nil; later calls that can fail
+// return [ErrClosed].
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		for w := range c.watchers {
+			if w.stop() {
+				c.wg.Done() // its AfterFunc will never run
+			}
+			delete(c.watchers, w)
+			close(w.ch)
+		}
+		c.mu.Unlock()
+		c.cancel()
+		c.wg.Wait()
+		if err := c.m.reg.Unregister(); err != nil {
+			c.log.Debug("aca: unregistering metric callback", slog.Any("error", err))
+		}
+		if c.ownClient != nil {
+			c.ownClient.CloseIdleConnections()
+		}
+	})
+	return nil
+}
+
+// loop runs a round at once, then one every Interval, shortened by jitter.
+func (c *Client) loop() {
+	defer c.wg.Done()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		r, err := c.startRound()
+		if err != nil {
+			return
+		}
+		select {
+		case <-r.done:
+		case <-c.ctx.Done():
+			return
+		}
+		t.Reset(c.nextWait())
+	}
+}
+
+// nextWait shortens Interval by up to Jitter of it. Jitter only shortens, so
+// that a change is still seen within one Interval (plus the round itself).
+func (c *Client) nextWait() time.Duration {
+	return c.cfg.Interval - time.Duration(c.cfg.Jitter*rand.Float64()*float64(c.cfg.Interval))
+}
+
+// startRound returns the round under way, or starts one.
+func (c *Client) startRound() (*round, error) {
+	c.roundMu.Lock()
+	defer c.roundMu.Unlock()
+	if c.inflight != nil {
+		return c.inflight, nil
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	// Add under mu, after the closed check: Close sets closed under mu
+	// before it waits, so no Add can race with its Wait.
+	c.wg.Add(1)
+	c.mu.Unlock()
+	r := &round{done: make(chan struct{})}
+	c.inflight = r
+	go func() {
+		defer c.wg.Done()
+		r.err = c.runRound()
+		c.roundMu.Lock()
+		c.inflight = nil
+		c.roundMu.Unlock()
+		close(r.done)
+	}()
+	return r, nil
+}
+
+// runRound polls every endpoint at once and applies the vote.
+func (c *Client) runRound() error {
+	results := make([]pollResult, len(c.eps))
+	var wg sync.WaitGroup
+	for i, ep := range c.eps {
+		wg.Go(func() { results[i] = c.poll(c.ctx, ep) })
+	}
+	wg.Wait()
+	if c.ctx.Err() != nil {
+		// Closing: the failures are ours, not the endpoints'.
+		return ErrClosed
+	}
+	return c.apply(results)
+}
