@@ -1,0 +1,249 @@
+package online
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tandemfs/tandem/internal/hedge"
+	"github.com/tandemfs/tandem/region"
+)
+
+// Config says what the Store reads from and how it hedges. A zero field
+// means its default; [New] copies the Config, so the caller may reuse it.
+type Config struct {
+	// Local is the region this process runs in; reads go there first while
+	// it is healthy. Required.
+	Local region.ID
+	// Regions lists every region and its MySQL servers (for RonDB, its
+	// MySQL API nodes). Required: at least one region with one server.
+	Regions []RegionConfig
+
+	// User, Password and Database apply to every server given by Addr.
+	// Default: user "root", no password, no database.
+	User     string
+	Password string
+	Database string
+
+	// MaxOpenConns caps the open connections per server, so a server that
+	// hangs cannot pile up connections and goroutines. Default: 16.
+	MaxOpenConns int
+	// MinIdleConns is how many connections per server are kept open and
+	// idle, so that a hedge or a failover never pays for a dial.
+	// Default: 2.
+	MinIdleConns int
+	// ConnMaxLifetime recycles connections, so none outlives a server-side
+	// wait_timeout (Hopsworks' clients hit exactly that, hopsworks-api#565).
+	// Default: 30m.
+	ConnMaxLifetime time.Duration
+	// DialTimeout bounds a TCP dial and the MySQL handshake. Default: 1s.
+	DialTimeout time.Duration
+
+	// AttemptTimeout bounds each attempt, the losers' included.
+	// Default: 2s.
+	AttemptTimeout time.Duration
+	// ProbeTimeout bounds a probe of an ejected server; a probe dials a
+	// fresh connection, so a pool full of hung ones cannot delay recovery.
+	// Default: 200ms.
+	ProbeTimeout time.Duration
+	// MaxBatchKeys is the largest number of keys one batch statement
+	// carries; larger batches are split into chunks that run concurrently.
+	// Default: 200.
+	MaxBatchKeys int
+
+	// Hedge tunes the hedge delay and budget.
+	Hedge HedgeConfig
+	// Health tunes ejection and probation.
+	Health region.HealthConfig
+}
+
+// RegionConfig is one region and its servers.
+type RegionConfig struct {
+	ID      region.ID
+	Servers []ServerConfig
+}
+
+// ServerConfig is one MySQL server. Give Addr (host:port, using the
+// Config's credentials) or a full MySQL config. Name defaults to
+// "<region>-<n>".
+type ServerConfig struct {
+	Name  string
+	Addr  string
+	MySQL *mysql.Config
+}
+
+// HedgeConfig tunes when a hedge is sent.
+type HedgeConfig struct {
+	// Disabled turns hedging off: only failovers after transient errors.
+	// Default: false.
+	Disabled bool
+	// Delay, if set, is a fixed hedge delay. Default: 0, which means
+	// adaptive: the smallest delay at which recent latency says a hedge is
+	// likely to win (see delay.go), clamped to [Floor, Ceiling].
+	Delay time.Duration
+	// Floor is the smallest adaptive delay. Default: 1ms.
+	Floor time.Duration
+	// Ceiling is the largest adaptive delay, so a sick server cannot push
+	// the delay up without bound (CASSANDRA-14293). Default: 10ms.
+	Ceiling time.Duration
+	// MaxRate is the share of requests a healthy server may see hedged:
+	// the adaptive delay is at least the (1-MaxRate) quantile of recent
+	// latency unless the tail beyond it is made of stalls a hedge would
+	// beat. Default: 0.001 (0.1%).
+	MaxRate float64
+	// Budget caps hedges: a ratio of requests plus a reserve, and a
+	// concurrency cap. Defaults: 10% + 10/s, 16 in flight.
+	Budget hedge.BudgetConfig
+	// CancelLosers cancels the losing attempt. Default: false: the loser
+	// finishes under its own deadline so its connection survives
+	// (go-sql-driver closes the connection to cancel).
+	CancelLosers bool
+	// SoftMultiplier × the server's p99 is how long an attempt may run
+	// before it counts as a failure for health, clamped to
+	// [SoftMin, SoftMax]. Default: 10, 50ms, 500ms.
+	SoftMultiplier float64
+	SoftMin        time.Duration
+	SoftMax        time.Duration
+}
+
+func (c Config) normalize() (Config, error) {
+	if c.User == "" {
+		c.User = "root"
+	}
+	if c.MaxOpenConns <= 0 {
+		c.MaxOpenConns = 16
+	}
+	if c.MinIdleConns <= 0 {
+		c.MinIdleConns = 2
+	}
+	if c.MinIdleConns > c.MaxOpenConns {
+		c.MinIdleConns = c.MaxOpenConns
+	}
+	if c.ConnMaxLifetime <= 0 {
+		c.ConnMaxLifetime = 30 * time.Minute
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = time.Second
+	}
+	if c.AttemptTimeout <= 0 {
+		c.AttemptTimeout = 2 * time.Second
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = 200 * time.Millisecond
+	}
+	if c.MaxBatchKeys <= 0 {
+		c.MaxBatchKeys = 200
+	}
+	h := &c.Hedge
+	if h.Floor <= 0 {
+		h.Floor = time.Millisecond
+	}
+	if h.Ceiling <= 0 {
+		h.Ceiling = 10 * time.Millisecond
+	}
+	if h.Ceiling < h.Floor {
+		return c, fmt.Errorf("%w: Hedge.Ceiling %v is below Hedge.Floor %v", ErrInvalidConfig, h.Ceiling, h.Floor)
+	}
+	if h.MaxRate <= 0 || h.MaxRate >= 1 {
+		h.MaxRate = 0.001
+	}
+	if h.SoftMultiplier <= 0 {
+		h.SoftMultiplier = 10
+	}
+	if h.SoftMin <= 0 {
+		h.SoftMin = 50 * time.Millisecond
+	}
+	if h.SoftMax <= 0 {
+		h.SoftMax = 500 * time.Millisecond
+	}
+	if h.SoftMax < h.SoftMin {
+		h.SoftMax = h.SoftMin
+	}
+	regs := make([]RegionConfig, len(c.Regions))
+	for i, r := range c.Regions {
+		id, err := region.ParseID(string(r.ID))
+		if err != nil {
+			return c, fmt.Errorf("%w: region %d: %w", ErrInvalidConfig, i, err)
+		}
+		regs[i] = RegionConfig{ID: id, Servers: append([]ServerConfig(nil), r.Servers...)}
+		for j := range regs[i].Servers {
+			s := &regs[i].Servers[j]
+			if s.Name == "" {
+				s.Name = fmt.Sprintf("%s-%d", id, j+1)
+			}
+			if s.Addr == "" && s.MySQL == nil {
+				return c, fmt.Errorf("%w: server %q of region %q has neither Addr nor MySQL config", ErrInvalidConfig, s.Name, id)
+			}
+		}
+	}
+	c.Regions = regs
+	return c, nil
+}
+
+// mysqlConfig builds the driver config of one server from a config, not a
+// DSN string (STYLE.md), with the settings a hedging client needs.
+func (c *Config) mysqlConfig(s ServerConfig) *mysql.Config {
+	var m *mysql.Config
+	if s.MySQL != nil {
+		m = s.MySQL.Clone()
+	} else {
+		m = mysql.NewConfig()
+		m.User = c.User
+		m.Passwd = c.Password
+		m.DBName = c.Database
+	}
+	if s.Addr != "" {
+		m.Net = "tcp"
+		m.Addr = s.Addr
+	}
+	// time.Time for DATE/DATETIME/TIMESTAMP, as the Store promises.
+	m.ParseTime = true
+	if m.Timeout == 0 {
+		m.Timeout = c.DialTimeout
+	}
+	return m
+}
+
+// Option injects dependencies: telemetry providers, a logger, a ready
+// *sql.DB, a clock.
+type Option func(*options)
+
+type options struct {
+	tp     trace.TracerProvider
+	mp     metric.MeterProvider
+	logger *slog.Logger
+	dbs    map[string]*sql.DB
+	clock  region.Clock
+}
+
+// WithTracerProvider sets the tracer provider for spans. Default: a no-op
+// provider (no spans); the global provider is never used.
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tp = tp } }
+
+// WithMeterProvider sets the meter provider for metrics. Default: a no-op
+// provider (no metrics); the global provider is never used.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.mp = mp } }
+
+// WithLogger sets the logger for rare events (ejections, recoveries).
+// Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithDB uses db for the named server instead of opening one. The Store
+// does not close it, and does not change its pool settings.
+func WithDB(server string, db *sql.DB) Option {
+	return func(o *options) {
+		if o.dbs == nil {
+			o.dbs = map[string]*sql.DB{}
+		}
+		o.dbs[server] = db
+	}
+}
+
+// WithClock sets the clock used for health decisions. Default: the system
+// clock.
+func WithClock(c region.Clock) Option { return func(o *options) { o.clock = c } }

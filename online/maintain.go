@@ -1,0 +1,197 @@
+package online
+
+import (
+	"context"
+	"database/sql/driver"
+	"time"
+
+	"github.com/tandemfs/tandem/region"
+)
+
+// Background cadence. Probes are checked often because recovery must be
+// noticed within about 200 ms (DESIGN.md §4 lessons); the check is cheap
+// (an atomic load per server).
+const (
+	probeTick   = 10 * time.Millisecond
+	refreshTick = 250 * time.Millisecond
+	warmTick    = time.Second
+)
+
+func (s *Store) maintain() {
+	defer s.wg.Done()
+	t := time.NewTicker(probeTick)
+	defer t.Stop()
+	var lastRefresh, lastWarm time.Time
+	var snap region.Snapshot
+	for {
+		now := s.clock.Now()
+		for _, srv := range s.servers {
+			if srv.rs.Health.ProbeDue(now) {
+				s.wg.Add(1)
+				go s.probe(srv)
+			}
+		}
+		if now.Sub(lastRefresh) >= refreshTick {
+			lastRefresh = now
+			s.refreshDelays(now, &snap)
+		}
+		if now.Sub(lastWarm) >= warmTick {
+			lastWarm = now
+			for _, srv := range s.servers {
+				if srv.rs.Health.Available() && srv.warming.CompareAndSwap(false, true) {
+					s.wg.Add(1)
+					go s.warm(srv)
+				}
+			}
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refreshDelays recomputes every server's adaptive hedge delay and soft
+// failure threshold from its latency window.
+func (s *Store) refreshDelays(now time.Time, snap *region.Snapshot) {
+	h := s.cfg.Hedge
+	for _, srv := range s.servers {
+		srv.rs.Health.Latency().Snapshot(now, snap)
+		srv.softNs.Store(int64(softThreshold(snap, h)))
+		if h.Delay > 0 {
+			continue
+		}
+		// The hedge after an attempt here goes to another server of the
+		// same region if there is one, otherwise to the nearest other
+		// region: use that target's round trip.
+		rtt := s.hedgeTargetRTT(srv)
+		srv.hedgeNs.Store(int64(adaptiveDelay(snap, rtt, h)))
+	}
+}
+
+func (s *Store) hedgeTargetRTT(srv *server) time.Duration {
+	best := time.Duration(-1)
+	consider := func(o *server) {
+		if o == srv {
+			return
+		}
+		if r := time.Duration(o.rttNs.Load()); r > 0 && (best < 0 || r < best) {
+			best = r
+		}
+	}
+	for _, rs := range s.topo.RegionServers(srv.rs.Region) {
+		consider(s.servers[rs.Index])
+	}
+	if best > 0 {
+		return best
+	}
+	for _, o := range s.servers {
+		if o.rs.Region != srv.rs.Region {
+			consider(o)
+		}
+	}
+	if best > 0 {
+		return best
+	}
+	return 0
+}
+
+// warm keeps MinIdleConns connections open on srv and measures its round
+// trip with pings on them. Without warm connections a hedge pays for a
+// dial and a handshake: 2–3 remote round trips (DESIGN.md §4 lessons).
+func (s *Store) warm(srv *server) {
+	defer s.wg.Done()
+	defer srv.warming.Store(false)
+	if srv.db.Stats().Idle >= s.cfg.MinIdleConns && srv.rttNs.Load() > 0 {
+		// Warm enough; still take one round-trip sample.
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
+		defer cancel()
+		start := time.Now()
+		if err := srv.db.PingContext(ctx); err == nil {
+			s.noteRTT(srv, time.Since(start))
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
+	defer cancel()
+	// Hold MinIdleConns connections at once so the pool opens that many.
+	conns := make(chan *connPing, s.cfg.MinIdleConns)
+	for range s.cfg.MinIdleConns {
+		go func() {
+			c, err := srv.db.Conn(ctx)
+			if err != nil {
+				conns <- nil
+				return
+			}
+			start := time.Now()
+			err = c.PingContext(ctx)
+			conns <- &connPing{c: c, d: time.Since(start), err: err}
+		}()
+	}
+	var held []*connPing
+	for range s.cfg.MinIdleConns {
+		if cp := <-conns; cp != nil {
+			held = append(held, cp)
+		}
+	}
+	for _, cp := range held {
+		if cp.err == nil {
+			s.noteRTT(srv, cp.d)
+		}
+		_ = cp.c.Close() // back to the pool
+	}
+}
+
+type connPing struct {
+	c interface {
+		PingContext(context.Context) error
+		Close() error
+	}
+	d   time.Duration
+	err error
+}
+
+func (s *Store) noteRTT(srv *server, d time.Duration) {
+	old := srv.rttNs.Load()
+	if old == 0 {
+		srv.rttNs.Store(int64(d))
+		return
+	}
+	// EWMA with weight 1/4: steady, yet a moved region shows within a few
+	// seconds.
+	srv.rttNs.Store(old + (int64(d)-old)/4)
+}
+
+// probe checks an ejected server on a fresh connection with a short
+// timeout, so a pool full of hung connections cannot delay recovery.
+func (s *Store) probe(srv *server) {
+	defer s.wg.Done()
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProbeTimeout)
+	defer cancel()
+	ok := probeOnce(ctx, srv.connector) == nil
+	if s.ctx.Err() != nil {
+		ok = false
+	}
+	srv.rs.Health.ProbeResult(s.clock.Now(), ok)
+	if ok {
+		s.log.Info("online: server back on probation", "region", srv.rs.Region, "server", srv.rs.Name)
+		s.tel.recovered(srv)
+	}
+}
+
+// probeOnce dials a fresh connection and pings it. The driver honours ctx
+// during the dial and the handshake, and the probe connector's read and
+// write timeouts equal ProbeTimeout as a backstop, so this returns within
+// about ProbeTimeout.
+func probeOnce(ctx context.Context, c driver.Connector) error {
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if p, ok := conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package online
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandemfs/tandem/internal/hedge"
+	"github.com/tandemfs/tandem/region"
+)
+
+// Call is one statement with its arguments.
+type Call struct {
+	Stmt *Stmt
+	Args []any
+}
+
+// Result is the outcome of a read: the rows of each call, in order, and
+// where they came from. All of a group's rows come from one server, so a
+// vector never mixes data from two regions.
+type Result struct {
+	Rows []*Rows
+	// Region and Server served the rows.
+	Region region.ID
+	Server string
+	// Hedged reports that a hedge was sent for this read (whether or not
+	// it won); Attempts counts the attempts started.
+	Hedged   bool
+	Attempts int
+	// Latency is the logical latency the caller saw.
+	Latency time.Duration
+}
+
+// CallOption changes one read.
+type CallOption func(*callOpts)
+
+type callOpts struct {
+	pin     region.ID
+	noHedge bool
+}
+
+// Pin sends the read to region r only (no cross-region hedge), for
+// read-your-writes. Another server of the same region may still be
+// hedged to.
+func Pin(r region.ID) CallOption { return func(o *callOpts) { o.pin = r } }
+
+// NoHedge sends no hedge for this read; a transient error still fails
+// over to the next server or region at once.
+func NoHedge() CallOption { return func(o *callOpts) { o.noHedge = true } }
+
+// Query runs one statement with args. See [Store.QueryGroup].
+func (s *Store) Query(ctx context.Context, st *Stmt, args []any, opts ...CallOption) (*Result, error) {
+	return s.QueryGroup(ctx, []Call{{Stmt: st, Args: args}}, opts...)
+}
+
+// QueryGroup runs calls as one hedged unit: every attempt runs all of them
+// concurrently on one server, and a hedge re-runs all of them on the next
+// server, so the result never mixes regions. The preferred server is in
+// the local region while it is healthy; a hedge goes first to another
+// server of the same region, then to another region. The call's timeout
+// is the ctx's deadline; attempts run on after a cancel, bounded by
+// AttemptTimeout, so their connections go back to the pool.
+func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption) (*Result, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if len(calls) == 0 {
+		return &Result{}, nil
+	}
+	for i, c := range calls {
+		if c.Stmt == nil || c.Stmt.store != s {
+			return nil, fmt.Errorf("%w: call %d has no statement of this store", ErrInvalidStatement, i)
+		}
+		if len(c.Args) != c.Stmt.info.params {
+			return nil, fmt.Errorf("%w: call %d gives %d, %q takes %d", ErrArgCount, i, len(c.Args), c.Stmt.query, c.Stmt.info.params)
+		}
+	}
+	var o callOpts
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.pin != "" {
+		id, err := region.ParseID(string(o.pin))
+		if err != nil || !s.topo.Has(id) {
+			return nil, fmt.Errorf("%w: %q; the store knows %v", ErrUnknownRegion, o.pin, s.topo.Regions())
+		}
+		o.pin = id
+	}
+	start := time.Now()
+	var buf [4]*region.Server
+	plan := s.topo.Plan(s.clock.Now(), o.pin, buf[:0])
+	ctx, span := s.tel.start(ctx, len(calls))
+	noHedge := o.noHedge || s.cfg.Hedge.Disabled
+	first := s.servers[plan[0].Index]
+	rows, out, err := hedge.Do(ctx, s.engine, hedge.Plan[[]*Rows]{
+		Targets:  len(plan),
+		Classify: classify,
+		Delay: func(i int) time.Duration {
+			if noHedge {
+				return -1
+			}
+			return s.gap(first, plan, i)
+		},
+		Attempt: func(actx context.Context, i int) ([]*Rows, error) {
+			return s.attempt(actx, s.servers[plan[i].Index], calls)
+		},
+	})
+	res := &Result{Rows: rows, Hedged: out.Hedged(), Attempts: out.Launched, Latency: time.Since(start)}
+	if out.Winner >= 0 {
+		res.Region, res.Server = plan[out.Winner].Region, plan[out.Winner].Name
+	}
+	s.tel.finish(ctx, span, res, out, err)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// gap is how long after attempt i-1 started attempt i is hedged.
+func (s *Store) gap(first *server, plan []*region.Server, i int) time.Duration {
+	if d := s.cfg.Hedge.Delay; d > 0 {
+		return d
+	}
+	d := time.Duration(first.hedgeNs.Load())
+	if i == 1 {
+		return d
+	}
+	// A later hedge crosses to another region: wait as long again, at
+	// least; the adaptive delay of the second server tells how long its
+	// own attempt is expected to take.
+	return max(time.Duration(s.servers[plan[i-1].Index].hedgeNs.Load()), s.cfg.Hedge.Floor)
+}
+
+// attempt runs every call on srv, concurrently, and accounts for the
+// server's health. An attempt that runs beyond the server's soft threshold
+// counts as a failure at that moment, long before any timeout, so a
+// blackholed server is ejected within tens of milliseconds.
+func (s *Store) attempt(ctx context.Context, srv *server, calls []Call) ([]*Rows, error) {
+	h := srv.rs.Health
+	h.Begin()
+	defer h.End()
+	start := time.Now()
+	var soft atomic.Bool
+	t := time.AfterFunc(time.Duration(srv.softNs.Load()), func() {
+		soft.Store(true)
+		if h.Failure(s.clock.Now()) {
+			s.ejected(srv, "slow attempts")
+		}
+	})
+	rows, err := s.runCalls(ctx, srv, calls)
+	t.Stop()
+	now := s.clock.Now()
+	el := time.Since(start)
+	switch {
+	case err == nil:
+		h.Success(now, el)
+	case blamesServer(err) && !soft.Load():
+		if h.Failure(now) {
+			s.ejected(srv, err.Error())
+		}
+	}
+	s.tel.attempt(srv, el, err)
+	if err != nil {
+		return nil, &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "query", Err: err}
+	}
+	return rows, nil
+}
+
+func (s *Store) ejected(srv *server, why string) {
+	s.log.Warn("online: server ejected", "region", srv.rs.Region, "server", srv.rs.Name, "reason", why)
+	s.tel.ejected(srv)
+}
+
+func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call) ([]*Rows, error) {
+	out := make([]*Rows, len(calls))
+	if len(calls) == 1 {
+		r, err := s.runOne(ctx, srv, calls[0])
+		out[0] = r
+		return out, err
+	}
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i := 1; i < len(calls); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = s.runOne(ctx, srv, calls[i])
+		}()
+	}
+	out[0], errs[0] = s.runOne(ctx, srv, calls[0])
+	wg.Wait()
+	// A fatal error (the statement's fault) wins over a transient one, so
+	// the request is not retried elsewhere in vain.
+	var first error
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		if classify(e) == hedge.Fatal {
+			return nil, e
+		}
+		if first == nil {
+			first = e
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	return out, nil
+}
+
+func (s *Store) runOne(ctx context.Context, srv *server, c Call) (*Rows, error) {
+	ps, err := c.Stmt.on(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := ps.QueryContext(ctx, c.Args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return decodeAll(rows, c.Stmt)
+}
