@@ -11,6 +11,10 @@ import (
 	"github.com/tandemfs/tandem/internal/flighttest"
 	"github.com/tandemfs/tandem/offline"
 	"github.com/tandemfs/tandem/region"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -214,6 +218,14 @@ func TestFlipMidStreamIsRetryable(t *testing.T) {
 	}
 }
 
+func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	m := make(map[attribute.Key]attribute.Value)
+	for _, kv := range s.Attributes() {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
 // wait waits for ch, at most 5s: a server hook must never hang a test.
 func wait(ch <-chan struct{}) {
 	select {
@@ -223,17 +235,22 @@ func wait(ch <-chan struct{}) {
 }
 
 func TestReadBatchAllRetriesWithoutDuplicates(t *testing.T) {
+	// The hooks pause before the flip so that the first attempt has
+	// collected rows by then: the test checks (through the spans) that
+	// those rows were dropped, not kept and read again.
+	pause := func() { time.Sleep(50 * time.Millisecond) }
 	for _, tc := range []struct {
 		name       string
 		arrange    func(e *env)
 		wantRegion region.ID
 	}{
-		{"flip mid-stream", func(e *env) { e.srv[eu].DropAfter(300, func() { e.flipTo(us) }) }, us},
-		{"stall then flip", func(e *env) { e.srv[eu].HangAfter(500, func() { e.flipTo(us) }) }, us},
-		{"unavailable, no flip", func(e *env) { e.srv[eu].DropAfter(300, nil) }, eu},
+		{"flip mid-stream", func(e *env) { e.srv[eu].DropAfter(300, func() { pause(); e.flipTo(us) }) }, us},
+		{"stall then flip", func(e *env) { e.srv[eu].HangAfter(500, func() { pause(); e.flipTo(us) }) }, us},
+		{"unavailable, no flip", func(e *env) { e.srv[eu].DropAfter(300, pause) }, eu},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOpts{})
+			spans := tracetest.NewSpanRecorder()
+			e := newEnv(t, envOpts{opts: []offline.Option{offline.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))}})
 			ctx := ctxT(t, 10*time.Second)
 			tc.arrange(e)
 			tbl, err := e.client.ReadBatchAll(ctx, testFV, testVersion, time.Time{}, time.Time{}, offline.WithRetry(2))
@@ -249,6 +266,18 @@ func TestReadBatchAllRetriesWithoutDuplicates(t *testing.T) {
 				t.Errorf("batch queries asked of %v, want a second one of %s", got, tc.wantRegion)
 			}
 			e.assertNoStandbyRequest()
+
+			ended := spans.Ended()
+			if len(ended) != 2 {
+				t.Fatalf("%d spans, want one per attempt", len(ended))
+			}
+			first, second := attrs(ended[0]), attrs(ended[1])
+			if first["tandem.rows"].AsInt64() == 0 || ended[0].Status().Code != otelcodes.Error {
+				t.Errorf("first attempt: rows %v, status %v; want a failed attempt that had delivered rows", first["tandem.rows"], ended[0].Status())
+			}
+			if second["tandem.rows"].AsInt64() != testRows || second["tandem.region"].AsString() != string(tc.wantRegion) || second["tandem.attempt"].AsInt64() != 1 {
+				t.Errorf("second attempt attributes %v", second)
+			}
 		})
 	}
 

@@ -300,6 +300,7 @@ func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescripto
 	if err != nil {
 		return nil, err
 	}
+	defer d.release()
 	tb, err := json.Marshal(t)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
