@@ -36,9 +36,10 @@ type Client struct {
 	wg        sync.WaitGroup // the loop, rounds, and watcher callbacks
 	closeOnce sync.Once
 
-	// roundMu guards inflight. Lock order: roundMu before mu.
+	// roundMu guards inflight and queued. Lock order: roundMu before mu.
 	roundMu  sync.Mutex
-	inflight *round
+	inflight *round // the round under way
+	queued   *round // the round Refresh callers wait for, started when inflight ends
 
 	mu          sync.Mutex
 	closed      bool
@@ -235,16 +236,18 @@ func (c *Client) WaitReady(ctx context.Context) (State, error) {
 }
 
 // Refresh polls every endpoint now and returns the state the client follows
-// afterwards. A Refresh that comes while a round is under way shares that
-// round. The round runs on the client's context: if ctx ends first, Refresh
-// returns ctx's error but the round still completes for everyone else.
+// afterwards. The round it waits for starts after the call, so its answers
+// are newer than whatever made the caller ask; Refresh calls that come while
+// a round is under way share the one that follows it. The round runs on the
+// client's context: if ctx ends first, Refresh returns ctx's error but the
+// round still completes for everyone else.
 //
 // Refresh reports no error when the round fails but a state is still known
 // (static stability): it returns that state, and [Client.Staleness] and
 // [Client.LastError] tell how fresh it is. With no state known, the error
 // wraps [ErrNoActiveRegion] and the round's error.
 func (c *Client) Refresh(ctx context.Context) (State, error) {
-	r, err := c.startRound()
+	r, err := c.beginRound(true)
 	if err != nil {
 		return State{}, err
 	}
@@ -326,18 +329,30 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// Backoff after a round that did not confirm a state.
+const (
+	retryMin = 5 * time.Millisecond
+	// retryMaxShift caps the doubling; 5ms << 20 is far above any Interval.
+	retryMaxShift = 20
+)
+
 // loop runs a round at once, then one every Interval, shortened by jitter.
+// After a round that confirmed nothing it tries again sooner, backing off
+// from 5ms up to Interval as the hops watchdog does: a blip then costs
+// milliseconds of staleness rather than a whole interval, which would push a
+// Watchdog with the default StaleLimit into stopping its work.
 func (c *Client) loop() {
 	defer c.wg.Done()
 	t := time.NewTimer(0)
 	defer t.Stop()
+	failures := 0
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
 		}
-		r, err := c.startRound()
+		r, err := c.beginRound(false)
 		if err != nil {
 			return
 		}
@@ -346,7 +361,14 @@ func (c *Client) loop() {
 		case <-c.ctx.Done():
 			return
 		}
-		t.Reset(c.nextWait())
+		wait := c.nextWait()
+		if r.err != nil {
+			wait = min(wait, retryMin<<min(failures, retryMaxShift))
+			failures++
+		} else {
+			failures = 0
+		}
+		t.Reset(wait)
 	}
 }
 
@@ -356,13 +378,31 @@ func (c *Client) nextWait() time.Duration {
 	return c.cfg.Interval - time.Duration(c.cfg.Jitter*rand.Float64()*float64(c.cfg.Interval))
 }
 
-// startRound returns the round under way, or starts one.
-func (c *Client) startRound() (*round, error) {
+// beginRound returns a round to wait for. With fresh false (the loop) it
+// joins the round under way, if any. With fresh true (Refresh) the round
+// must start after the call, so that a caller who saw a region change never
+// gets an answer sent before it: while a round is under way, such callers
+// share one queued round that starts when it ends.
+func (c *Client) beginRound(fresh bool) (*round, error) {
 	c.roundMu.Lock()
 	defer c.roundMu.Unlock()
-	if c.inflight != nil {
+	switch {
+	case c.inflight == nil:
+		return c.launchLocked(&round{done: make(chan struct{})})
+	case !fresh:
 		return c.inflight, nil
 	}
+	if c.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	if c.queued == nil {
+		c.queued = &round{done: make(chan struct{})}
+	}
+	return c.queued, nil
+}
+
+// launchLocked starts r. c.roundMu must be held.
+func (c *Client) launchLocked(r *round) (*round, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -372,13 +412,19 @@ func (c *Client) startRound() (*round, error) {
 	// before it waits, so no Add can race with its Wait.
 	c.wg.Add(1)
 	c.mu.Unlock()
-	r := &round{done: make(chan struct{})}
 	c.inflight = r
 	go func() {
 		defer c.wg.Done()
 		r.err = c.runRound()
 		c.roundMu.Lock()
 		c.inflight = nil
+		if q := c.queued; q != nil {
+			c.queued = nil
+			if _, err := c.launchLocked(q); err != nil {
+				q.err = err
+				close(q.done)
+			}
+		}
 		c.roundMu.Unlock()
 		close(r.done)
 	}()

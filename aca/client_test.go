@@ -476,3 +476,48 @@ func TestClientClose(t *testing.T) {
 	f.Close()
 	goleak.VerifyNone(t, ignore)
 }
+
+// After a failed round the client tries again soon, backing off, instead of
+// waiting a whole interval.
+func TestClientRetriesSoonAfterFailure(t *testing.T) {
+	f := newFakeACA(t, euBody)
+	f.setFull(http.StatusServiceUnavailable, "text/plain", "warming up")
+	c := newTestClient(t, Config{Endpoints: []string{f.URL}, Interval: time.Hour})
+	eventually(t, testTimeout, "three failed polls", func() bool { return f.hits.Load() >= 3 })
+	f.set(euBody)
+	start := time.Now()
+	if st := waitReady(t, c); !st.Equal(euState) {
+		t.Fatalf("state %+v", st)
+	}
+	// The backoff doubles from 5ms; anything near the interval means no
+	// retry happened.
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("recovered after %v with a 1h interval", took)
+	}
+	// Once confirmed, the client is back to its interval: no more polls.
+	hits := f.hits.Load()
+	time.Sleep(50 * time.Millisecond)
+	if n := f.hits.Load(); n != hits {
+		t.Fatalf("%d polls after the state was confirmed, want none before the interval", n-hits)
+	}
+}
+
+// A Refresh never returns answers that were sent before it was called: it
+// waits for the round under way and then for one of its own.
+func TestClientRefreshIsNewerThanTheCall(t *testing.T) {
+	f := newFakeACA(t, euBody)
+	c := newTestClient(t, Config{Endpoints: []string{f.URL}})
+	waitReady(t, c)
+	f.setDelay(60 * time.Millisecond)
+	hits := f.hits.Load()
+	first := make(chan State, 1)
+	go func() { st, _ := c.Refresh(testCtx(t)); first <- st }()
+	eventually(t, testTimeout, "the first round to reach the server", func() bool { return f.hits.Load() > hits })
+	f.set(usBody) // the region changes while that round is under way
+	if st := refresh(t, c); !st.Equal(usState) {
+		t.Fatalf("Refresh after the change = %+v, want us", st)
+	}
+	if st, _ := recvState(t, first, testTimeout); st.IsZero() {
+		t.Fatal("the first Refresh got no state")
+	}
+}

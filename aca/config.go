@@ -35,8 +35,9 @@ type Config struct {
 	Endpoints []string
 
 	// Interval is the time between two polling rounds. A flip is seen at
-	// most Interval plus one Timeout after the endpoints serve it. Must be at
-	// least MinInterval. Default: 1s.
+	// most Interval plus one Timeout after the endpoints serve it. After a
+	// round that confirms nothing the next comes sooner, backing off from
+	// 5ms up to Interval. Must be at least MinInterval. Default: 1s.
 	Interval time.Duration
 
 	// Timeout bounds one poll of one endpoint, retries and body included.

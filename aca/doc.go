@@ -62,8 +62,8 @@
 // [Client], [Handler] and [Watchdog] are safe for concurrent use.
 // [Client.Current], [Client.Staleness] and [Client.Active] never block on
 // the network. [Client.Refresh] calls that overlap share one round, which
-// runs on the client's own context, so one caller's cancel does not abort
-// it for the others. A [Client.Watch] channel holds the latest state and
+// starts after they call and runs on the client's own context, so one
+// caller's cancel does not abort it for the others. A [Client.Watch] channel holds the latest state and
 // never blocks the poller. A Watchdog's event handler runs on the
 // goroutine of Run and must not block.
 //
