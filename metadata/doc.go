@@ -20,7 +20,10 @@
 //     retries once on the new active region.
 //   - Read-your-writes: after this Client writes a feature view, reads of
 //     that view go to the region that took the write until the local region
-//     shows the write, or Config.ReadYourWritesBound passes.
+//     shows the write, or Config.ReadYourWritesBound passes. While a mark
+//     is pending, FeatureView asks the local region first and checks that
+//     its answer reflects the write (same view id; or 404 after a delete), so
+//     such reads cost up to two requests until replication catches up.
 //   - BatchQuery asks the active region only: the offline store is
 //     active-passive and its payload is signed for that region's query
 //     service. BatchQueryIn pins a region the caller chose.

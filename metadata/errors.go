@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/region"
 )
 
@@ -37,12 +38,23 @@ var (
 	ErrMalformed = errors.New("metadata: malformed response from Hopsworks")
 	// ErrNoActiveRegion: a write or an active-region read was asked for
 	// while no region is known to be active. The Client never guesses.
-	ErrNoActiveRegion = errors.New("metadata: no active region known: check the ACA endpoints (and that WithActiveSource was given)")
+	// errors.Is also matches it against aca.ErrNoActiveRegion.
+	ErrNoActiveRegion error = noActiveRegion{}
 	// ErrClosed: the Client was closed.
 	ErrClosed = errors.New("metadata: client closed")
 	// ErrInvalidArgument: a call's arguments or the Config are invalid.
 	ErrInvalidArgument = errors.New("metadata: invalid argument")
 )
+
+// noActiveRegion is ErrNoActiveRegion: one sentinel that also answers to
+// aca.ErrNoActiveRegion, so callers may test for either.
+type noActiveRegion struct{}
+
+func (noActiveRegion) Error() string {
+	return "metadata: no active region known: check the ACA endpoints (and that WithActiveSource was given)"
+}
+
+func (noActiveRegion) Is(target error) bool { return target == aca.ErrNoActiveRegion }
 
 // Hopsworks error codes that matter to Tandem.
 const (

@@ -208,3 +208,30 @@ func TestBothRegionsDown(t *testing.T) {
 		t.Fatalf("err does not name both regions: %v", err)
 	}
 }
+
+func TestConcurrentReads(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "us")
+	ctx := ctxT(t)
+	errs := make(chan error, 40)
+	for i := 0; i < 20; i++ {
+		go func() {
+			_, err := c.FeatureView(ctx, "fraud", 1)
+			errs <- err
+		}()
+		go func() {
+			_, err := c.PreparedStatements(ctx, "fraud", 1, i%2 == 0)
+			errs <- err
+		}()
+	}
+	for i := 0; i < 40; i++ {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("concurrent reads did not finish")
+		}
+	}
+}

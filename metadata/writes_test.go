@@ -161,7 +161,7 @@ func TestNoActiveRegion(t *testing.T) {
 			defer c.Close()
 			ctx := ctxT(t)
 			_, err = c.CreateFeatureView(ctx, specFor("x", 1))
-			if !errors.Is(err, ErrNoActiveRegion) {
+			if !errors.Is(err, ErrNoActiveRegion) || !errors.Is(err, aca.ErrNoActiveRegion) || !IsRetryable(err) {
 				t.Fatalf("create: err = %v, want ErrNoActiveRegion", err)
 			}
 			if err := c.DeleteFeatureView(ctx, "fraud", 1); !errors.Is(err, ErrNoActiveRegion) {
@@ -180,6 +180,9 @@ func TestNoActiveRegion(t *testing.T) {
 		})
 	}
 }
+
+// *aca.Client is an ActiveSource.
+var _ ActiveSource = (*aca.Client)(nil)
 
 func TestACAUnknownThenRefreshed(t *testing.T) {
 	e := newEnv(t)

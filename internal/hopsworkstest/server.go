@@ -1,11 +1,3 @@
-// Package hopsworkstest is a fake Hopsworks REST server for tests, on
-// httptest. It speaks the JSON shapes of the real server for the endpoints
-// Tandem uses, checks "Authorization: ApiKey <key>", knows its region and
-// whether it is active (a passive server refuses writes), records every
-// request, and can be told to fail in the ways the real one does.
-//
-// Two servers that share one Store model two replicated regions; the
-// Store's replication lag delays what the other region sees.
 package hopsworkstest
 
 import (
