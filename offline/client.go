@@ -180,7 +180,7 @@ func (c *Client) activeRegion(ctx context.Context, wait bool) (region.ID, error)
 		return normID(st.Active), nil
 	}
 	if !wait {
-		return "", fmt.Errorf("%w: refusing to guess; pass WaitForActive(true) to wait for the ACA", ErrNoActiveRegion)
+		return "", fmt.Errorf("offline: %w: refusing to guess; pass WaitForActive(true) to wait for the ACA", ErrNoActiveRegion)
 	}
 	// Close must end the wait too.
 	ctx, cancel := context.WithCancel(ctx)
@@ -192,10 +192,13 @@ func (c *Client) activeRegion(ctx context.Context, wait bool) (region.ID, error)
 		if c.isClosed() {
 			return "", ErrClosed
 		}
-		return "", fmt.Errorf("%w: %w", ErrNoActiveRegion, err)
+		if errors.Is(err, ErrNoActiveRegion) {
+			return "", fmt.Errorf("offline: %w", err)
+		}
+		return "", fmt.Errorf("offline: %w: %w", ErrNoActiveRegion, err)
 	}
 	if st.Active == "" {
-		return "", ErrNoActiveRegion
+		return "", fmt.Errorf("offline: %w", ErrNoActiveRegion)
 	}
 	return normID(st.Active), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/region"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,8 +20,9 @@ var (
 
 	// ErrNoActiveRegion reports that the ACA knows no active region. The
 	// client refuses rather than guess (DESIGN.md §5); pass
-	// [WaitForActive](true) to wait instead, bounded by ctx.
-	ErrNoActiveRegion = errors.New("offline: no active region is known")
+	// [WaitForActive](true) to wait instead, bounded by ctx. It is
+	// aca.ErrNoActiveRegion, so callers may test for either name.
+	ErrNoActiveRegion = aca.ErrNoActiveRegion
 
 	// ErrNoEndpoint reports that the active region has no entry in
 	// [Config.Endpoints].

@@ -104,7 +104,9 @@ func WaitForActive(wait bool) ReadOption { return func(o *readOptions) { o.wait 
 // ([IsRetryable]): a flip of the active region, or Unavailable. Each attempt
 // starts from scratch against the region active at that moment: a fresh
 // batch query, GetFlightInfo and DoGet. A retry to a new region starts at
-// once; a retry to the same region waits Config.RetryBackoff, doubling.
+// once; a retry to the same region waits Config.RetryBackoff, doubling. A
+// retry that finds no active region fails with [ErrNoActiveRegion] unless
+// the read also has WaitForActive(true).
 //
 // With ReadBatch and ReadTrainingDataset, which hand record batches to the
 // caller as they arrive, retries cover the read up to its first record

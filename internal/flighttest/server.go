@@ -39,6 +39,12 @@ type Config struct {
 	// are not signed. Default: nil, no check at all.
 	Verify func(payload []byte, signature string) error
 
+	// Decode reads a command payload into the feature view and time range
+	// to serve, so the server can stand behind another fake's payload
+	// format (e.g. hopsworkstest.BatchPayload). An error is answered with
+	// InvalidArgument. Default: strict JSON of a [Query].
+	Decode func(payload []byte) (Query, error)
+
 	// Allocator is used to serialise schemas and record batches.
 	// Default: memory.DefaultAllocator.
 	Allocator memory.Allocator
@@ -104,6 +110,9 @@ type Server struct {
 func Start(cfg Config) (*Server, error) {
 	if cfg.Allocator == nil {
 		cfg.Allocator = memory.DefaultAllocator
+	}
+	if cfg.Decode == nil {
+		cfg.Decode = DecodeQuery
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -286,7 +295,7 @@ func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescripto
 				return nil, status.Errorf(codes.PermissionDenied, "flighttest: signature rejected: %v", err)
 			}
 		}
-		q, err := decodeQuery(desc.GetCmd())
+		q, err := s.cfg.Decode(desc.GetCmd())
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "flighttest: bad query payload: %v", err)
 		}
@@ -314,7 +323,9 @@ func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescripto
 	}, nil
 }
 
-func decodeQuery(b []byte) (Query, error) {
+// DecodeQuery is the default [Config.Decode]: strict JSON of a [Query]
+// with a feature view name.
+func DecodeQuery(b []byte) (Query, error) {
 	var q Query
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
