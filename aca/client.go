@@ -127,7 +127,12 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		RetryWaitMin: 5 * time.Millisecond,
 		RetryWaitMax: 50 * time.Millisecond,
 		CheckRetry:   retryablehttp.DefaultRetryPolicy,
-		Backoff:      retryablehttp.DefaultBackoff,
+		// The default backoff honours Retry-After, which could hold the
+		// retry past Timeout and turn a clear 503 into a timeout; the loop
+		// does the long waiting.
+		Backoff: func(lo, hi time.Duration, attempt int, _ *http.Response) time.Duration {
+			return retryablehttp.DefaultBackoff(lo, hi, attempt, nil)
+		},
 		// Hand back the last response, so that a 503 is reported as a 503.
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}

@@ -198,6 +198,7 @@ func TestClientRefusesBadBodies(t *testing.T) {
 		{"active equals secondary", 200, "application/json", `{"active":"us","secondary":"US"}`, ErrInvalidState},
 		{"no active", 200, "application/json", `{"secondary":"eu"}`, ErrInvalidState},
 		{"500 with a valid body", 500, "application/json", usBody, ErrEndpoint},
+		{"503 with Retry-After", 503, "application/json", usBody, ErrEndpoint}, // the fake sends Retry-After: 3600
 		{"404", 404, "text/html", "<html>not found</html>", ErrEndpoint},
 		{"302 without location", 302, "", "", ErrEndpoint},
 	}
@@ -211,8 +212,13 @@ func TestClientRefusesBadBodies(t *testing.T) {
 			if err != nil || !st.Equal(euState) {
 				t.Fatalf("Refresh = %+v, %v; want the last good state eu", st, err)
 			}
-			if err := c.LastError(); !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrAllEndpointsFailed) {
+			err = c.LastError()
+			if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrAllEndpointsFailed) {
 				t.Fatalf("LastError = %v, want %v", err, tt.wantErr)
+			}
+			var ee *EndpointError
+			if !errors.As(err, &ee) || ee.Status != tt.status {
+				t.Fatalf("LastError = %v, want an EndpointError with status %d", err, tt.status)
 			}
 		})
 	}

@@ -80,6 +80,10 @@ func (f *fakeACA) serve(w http.ResponseWriter, r *http.Request) {
 	if ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}
+	if status == http.StatusServiceUnavailable {
+		// As a load balancer would; the client must not wait for it.
+		w.Header().Set("Retry-After", "3600")
+	}
 	if status == http.StatusOK && !noETag {
 		sum := sha256.Sum256([]byte(body))
 		etag := `"` + hex.EncodeToString(sum[:8]) + `"`
