@@ -33,7 +33,6 @@ type fakeACA struct {
 	status      int
 	body        string
 	contentType string
-	noETag      bool
 	delay       time.Duration
 
 	hits        atomic.Int64
@@ -67,7 +66,7 @@ func (f *fakeACA) setDelay(d time.Duration) {
 func (f *fakeACA) serve(w http.ResponseWriter, r *http.Request) {
 	f.hits.Add(1)
 	f.mu.Lock()
-	status, ct, body, noETag, delay := f.status, f.contentType, f.body, f.noETag, f.delay
+	status, ct, body, delay := f.status, f.contentType, f.body, f.delay
 	f.mu.Unlock()
 	f.lastINM.Store(r.Header.Get("If-None-Match"))
 	if delay > 0 {
@@ -84,7 +83,7 @@ func (f *fakeACA) serve(w http.ResponseWriter, r *http.Request) {
 		// As a load balancer would; the client must not wait for it.
 		w.Header().Set("Retry-After", "3600")
 	}
-	if status == http.StatusOK && !noETag {
+	if status == http.StatusOK {
 		sum := sha256.Sum256([]byte(body))
 		etag := `"` + hex.EncodeToString(sum[:8]) + `"`
 		w.Header().Set("ETag", etag)
