@@ -69,6 +69,11 @@ var (
 	// [WithQuerySource].
 	ErrNoQuerySource = errors.New("offline: no QuerySource; build the Client WithQuerySource to read feature views")
 
+	// ErrInvalidArgument reports a read whose arguments cannot be right: an
+	// empty feature view name or path, a negative version, end before
+	// start.
+	ErrInvalidArgument = errors.New("offline: invalid argument")
+
 	// ErrInvalidConfig reports a [Config] or option that [New] refuses.
 	ErrInvalidConfig = errors.New("offline: invalid config")
 )

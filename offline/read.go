@@ -16,10 +16,6 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// ErrInvalidArgument reports a read whose arguments cannot be right: an
-// empty feature view name or path, a negative version, end before start.
-var ErrInvalidArgument = errors.New("offline: invalid argument")
-
 // target resolves what to read in region r: the descriptor for
 // GetFlightInfo and the signature to send with it ("" for none).
 type target func(ctx context.Context, r region.ID) (*flight.FlightDescriptor, string, error)
