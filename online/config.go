@@ -44,8 +44,10 @@ type Config struct {
 	// DialTimeout bounds a TCP dial and the MySQL handshake. Default: 1s.
 	DialTimeout time.Duration
 
-	// AttemptTimeout bounds each attempt, the losers' included.
-	// Default: 2s.
+	// AttemptTimeout bounds each attempt, the losers' included: it is the
+	// driver's read and write timeout (a socket deadline per I/O), so a
+	// hung server costs an attempt at most this long per read, without a
+	// goroutine to watch a context. Default: 2s.
 	AttemptTimeout time.Duration
 	// ProbeTimeout bounds a probe of an ejected server; a probe dials a
 	// fresh connection, so a pool full of hung ones cannot delay recovery.
@@ -205,6 +207,16 @@ func (c *Config) mysqlConfig(s ServerConfig) *mysql.Config {
 	m.ParseTime = true
 	if m.Timeout == 0 {
 		m.Timeout = c.DialTimeout
+	}
+	// Attempts are bounded by socket deadlines, not by a context: a
+	// cancellable context costs database/sql a goroutine per query and the
+	// driver a wake-up of its watcher (see hedge.Config.SelfBounded). A
+	// hung read or write ends after AttemptTimeout either way.
+	if m.ReadTimeout == 0 || m.ReadTimeout > c.AttemptTimeout {
+		m.ReadTimeout = c.AttemptTimeout
+	}
+	if m.WriteTimeout == 0 || m.WriteTimeout > c.AttemptTimeout {
+		m.WriteTimeout = c.AttemptTimeout
 	}
 	return m
 }

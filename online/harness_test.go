@@ -36,9 +36,11 @@ type cluster struct {
 	servers []*mariadbtest.Server
 }
 
-func startCluster(t *testing.T, n int) *cluster {
+func startCluster(t testing.TB, n int) *cluster { return startClusterOpts(t, n, mariadbtest.Options{Proxy: true}) }
+
+func startClusterOpts(t testing.TB, n int, opts mariadbtest.Options) *cluster {
 	t.Helper()
-	srvs := mariadbtest.Start(t, n, mariadbtest.Options{Proxy: true})
+	srvs := mariadbtest.Start(t, n, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i, s := range srvs {
@@ -81,7 +83,7 @@ func (c *cluster) config(local region.ID, regions ...region.ID) Config {
 	return cfg
 }
 
-func newStore(t *testing.T, cfg Config, opts ...Option) *Store {
+func newStore(t testing.TB, cfg Config, opts ...Option) *Store {
 	t.Helper()
 	s, err := New(cfg, opts...)
 	if err != nil {

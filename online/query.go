@@ -94,15 +94,14 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 	ctx, span := s.tel.start(ctx, len(calls))
 	noHedge := o.noHedge || s.cfg.Hedge.Disabled
 	first := s.servers[plan[0].Index]
+	var delay func(int) time.Duration
+	if !noHedge {
+		delay = func(i int) time.Duration { return s.gap(first, plan, i) }
+	}
 	rows, out, err := hedge.Do(ctx, s.engine, hedge.Plan[[]*Rows]{
 		Targets:  len(plan),
 		Classify: classify,
-		Delay: func(i int) time.Duration {
-			if noHedge {
-				return -1
-			}
-			return s.gap(first, plan, i)
-		},
+		Delay:    delay,
 		Attempt: func(actx context.Context, i int) ([]*Rows, error) {
 			return s.attempt(actx, s.servers[plan[i].Index], calls)
 		},

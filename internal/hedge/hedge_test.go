@@ -71,7 +71,7 @@ func TestDo(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{AttemptTimeout: 2 * time.Second})
-			defer e.Wait()
+			defer e.Close()
 			start := time.Now()
 			v, out, err := Do(context.Background(), e, plan(tc.steps, tc.delay, nil))
 			el := time.Since(start)
@@ -93,7 +93,7 @@ func TestDo(t *testing.T) {
 
 func TestFailoverDoesNotWaitForDelay(t *testing.T) {
 	e := New(Config{})
-	defer e.Wait()
+	defer e.Close()
 	var started [4]atomic.Int64
 	_, _, err := Do(context.Background(), e, plan([]step{{sleep: time.Millisecond, err: errTransient}, {}}, time.Second, &started))
 	if err != nil {
@@ -106,7 +106,7 @@ func TestFailoverDoesNotWaitForDelay(t *testing.T) {
 
 func TestBudgetSuppressesOnlyTheHedge(t *testing.T) {
 	e := New(Config{Budget: BudgetConfig{Ratio: 0.001, ReservePerSecond: 0.001, MaxTokens: 2, MaxConcurrent: 100}})
-	defer e.Wait()
+	defer e.Close()
 	hedges, suppressed := 0, 0
 	for i := 0; i < 10; i++ {
 		v, out, err := Do(context.Background(), e, plan([]step{{sleep: 15 * time.Millisecond}, {sleep: 15 * time.Millisecond}}, time.Millisecond, nil))
@@ -177,7 +177,8 @@ func TestCallerCancelReturnsButLosersRunOn(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var loserErr atomic.Value
 	p := Plan[int]{
-		Targets: 1,
+		Targets: 2,
+		Delay:   func(int) time.Duration { return -1 }, // never hedge: one attempt, on a worker
 		Attempt: func(actx context.Context, i int) (int, error) {
 			select {
 			case <-time.After(80 * time.Millisecond):
@@ -197,7 +198,7 @@ func TestCallerCancelReturnsButLosersRunOn(t *testing.T) {
 	if el := time.Since(start); el > 60*time.Millisecond {
 		t.Fatalf("cancelled request returned after %v", el)
 	}
-	e.Wait()
+	e.Close()
 	if v := loserErr.Load(); v != nil {
 		t.Fatalf("the attempt was cancelled (%v); losers must run on by default", v)
 	}
@@ -221,7 +222,7 @@ func TestCancelLosers(t *testing.T) {
 	if v, _, err := Do(context.Background(), e, p); err != nil || v != 1 {
 		t.Fatalf("v %d err %v", v, err)
 	}
-	e.Wait()
+	e.Close()
 	if !cancelled.Load() {
 		t.Fatal("loser was not cancelled with CancelLosers")
 	}
@@ -240,7 +241,7 @@ func TestCallerDeadlineBoundsAttempts(t *testing.T) {
 	if _, _, err := Do(ctx, e, p); err != nil {
 		t.Fatal(err)
 	}
-	e.Wait()
+	e.Close()
 	want, _ := ctx.Deadline()
 	if d := got.Load().(time.Time); !d.Equal(want) {
 		t.Fatalf("attempt deadline %v, want the caller's %v", d, want)
@@ -249,6 +250,7 @@ func TestCallerDeadlineBoundsAttempts(t *testing.T) {
 
 func TestNoTargetsAndCancelledContext(t *testing.T) {
 	e := New(Config{})
+	defer e.Close()
 	if _, _, err := Do(context.Background(), e, Plan[int]{}); !errors.Is(err, ErrNoTargets) {
 		t.Fatalf("err %v", err)
 	}
@@ -267,5 +269,35 @@ func BenchmarkDoNoHedge(b *testing.B) {
 	for b.Loop() {
 		_, _, _ = Do(context.Background(), e, p)
 	}
-	e.Wait()
+	e.Close()
+}
+
+func TestInlineWhenNothingToHedge(t *testing.T) {
+	e := New(Config{SelfBounded: true})
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls []int
+	p := Plan[int]{
+		Targets:  3,
+		Classify: classify,
+		Attempt: func(actx context.Context, i int) (int, error) {
+			calls = append(calls, i) // no lock: inline attempts run on this goroutine
+			if actx != ctx {
+				t.Errorf("inline attempt %d did not get the caller's context", i)
+			}
+			if i < 2 {
+				return 0, errTransient
+			}
+			return 7, nil
+		},
+	}
+	v, out, err := Do(ctx, e, p)
+	if err != nil || v != 7 || out.Winner != 2 || out.Launched != 3 || len(calls) != 3 {
+		t.Fatalf("v %d out %+v err %v calls %v", v, out, err, calls)
+	}
+	p.Attempt = func(context.Context, int) (int, error) { return 0, errFatal }
+	if _, out, err := Do(ctx, e, p); !errors.Is(err, errFatal) || out.Launched != 1 {
+		t.Fatalf("fatal inline: out %+v err %v", out, err)
+	}
 }
