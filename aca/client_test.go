@@ -279,7 +279,7 @@ func TestClientEpochNeverGoesBack(t *testing.T) {
 // A flip is seen within one poll interval; Refresh sees it at once.
 func TestClientFlipTiming(t *testing.T) {
 	t.Run("within one interval", func(t *testing.T) {
-		const interval = 100 * time.Millisecond
+		const interval = 200 * time.Millisecond
 		f := newFakeACA(t, euBody)
 		c := newTestClient(t, Config{Endpoints: []string{f.URL}, Interval: interval, Timeout: 50 * time.Millisecond})
 		ch := c.Watch(testCtx(t))
@@ -293,14 +293,18 @@ func TestClientFlipTiming(t *testing.T) {
 		eventually(t, testTimeout, "a poll", func() bool { return f.hits.Load() > 0 })
 		start := time.Now()
 		f.set(usBody)
+		hits := f.hits.Load()
 		st, _ := recvState(t, ch, testTimeout)
 		took := time.Since(start)
 		if !st.Equal(usState) {
 			t.Fatalf("Watch delivered %+v, want us", st)
 		}
+		if n := f.hits.Load() - hits; n > 1 {
+			t.Fatalf("flip seen after %d polls, want the first one after it", n)
+		}
 		// The slack covers the round and the scheduler of a busy -race
 		// machine; a missed round would take twice the interval.
-		if limit := interval + 60*time.Millisecond; took > limit {
+		if limit := interval + interval/2; took > limit {
 			t.Fatalf("flip seen after %v, want within one interval (%v, plus %v slack)", took, interval, limit-interval)
 		}
 		t.Logf("flip seen after %v (interval %v)", took, interval)

@@ -170,9 +170,10 @@ func NewWatchdog(c *Client, local region.ID, cfg WatchdogConfig, opts ...Watchdo
 			ErrInvalidConfig, cfg.FencingDelay, cfg.StaleLimit)
 	}
 	w := &Watchdog{c: c, local: id, cfg: cfg}
-	// Staleness is noticed at most one tick late; half the margin between
-	// StaleLimit and FencingDelay keeps the stop inside the other's fence.
-	w.tick = max(time.Millisecond, min((cfg.FencingDelay-cfg.StaleLimit)/2, cfg.StaleLimit/2))
+	// Staleness is noticed at most one tick late; a quarter of the margin
+	// between StaleLimit and FencingDelay leaves the rest of it for fn to
+	// return before the other region's fence ends.
+	w.tick = max(time.Millisecond, min((cfg.FencingDelay-cfg.StaleLimit)/4, cfg.StaleLimit/2))
 	for _, o := range opts {
 		if o != nil {
 			o(w)
