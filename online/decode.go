@@ -18,10 +18,10 @@ type Rows struct {
 type colKind uint8
 
 const (
-	kindAsIs    colKind = iota // ints, floats, times: the driver's type is right
-	kindString                 // text types arrive as []byte
-	kindDecimal                // DECIMAL arrives as []byte
-	kindUnsigned               // an unsigned BIGINT above MaxInt64 arrives as []byte
+	kindAsIs     colKind = iota // ints, floats, times: the driver's type is right
+	kindString                  // text types arrive as []byte
+	kindDecimal                 // DECIMAL arrives as []byte
+	kindUnsigned                // an unsigned BIGINT above MaxInt64 arrives as []byte
 )
 
 type decodePlan struct {

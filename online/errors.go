@@ -49,22 +49,22 @@ func (e *RegionError) Unwrap() error { return e.Err }
 // MySQL error numbers that blame the server, not the statement: the other
 // region (or server) is tried at once (DESIGN.md §4 rule 4).
 var transientCodes = map[uint16]bool{
-	1040: true, // too many connections
-	1053: true, // server shutdown in progress
-	1077: true, // normal shutdown
-	1079: true, // shutdown complete
-	1080: true, // forcing close of thread
-	1152: true, // aborted connection
-	1158: true, // network read error
-	1159: true, // network read timeout
-	1160: true, // network write error
-	1161: true, // network write timeout
-	1205: true, // lock wait timeout
-	1213: true, // deadlock
-	1290: true, // --read-only
-	1317: true, // query interrupted
-	1836: true, // read-only mode
-	1927: true, // connection killed
+	1040: true,                                     // too many connections
+	1053: true,                                     // server shutdown in progress
+	1077: true,                                     // normal shutdown
+	1079: true,                                     // shutdown complete
+	1080: true,                                     // forcing close of thread
+	1152: true,                                     // aborted connection
+	1158: true,                                     // network read error
+	1159: true,                                     // network read timeout
+	1160: true,                                     // network write error
+	1161: true,                                     // network write timeout
+	1205: true,                                     // lock wait timeout
+	1213: true,                                     // deadlock
+	1290: true,                                     // --read-only
+	1317: true,                                     // query interrupted
+	1836: true,                                     // read-only mode
+	1927: true,                                     // connection killed
 	2002: true, 2003: true, 2006: true, 2013: true, // client: cannot connect, gone away, lost
 	4031: true, // disconnected by the server for inactivity
 }

@@ -36,7 +36,9 @@ type cluster struct {
 	servers []*mariadbtest.Server
 }
 
-func startCluster(t testing.TB, n int) *cluster { return startClusterOpts(t, n, mariadbtest.Options{Proxy: true}) }
+func startCluster(t testing.TB, n int) *cluster {
+	return startClusterOpts(t, n, mariadbtest.Options{Proxy: true})
+}
 
 func startClusterOpts(t testing.TB, n int, opts mariadbtest.Options) *cluster {
 	t.Helper()
