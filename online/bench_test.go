@@ -26,6 +26,19 @@ func BenchmarkPointLookup(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rawStmt.Close()
+	mc := c.servers[0].MySQLConfig("")
+	mc.ReadTimeout, mc.WriteTimeout = 2e9, 2e9
+	connTO, err := mysql.NewConnector(mc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rawTO := sql.OpenDB(connTO)
+	defer rawTO.Close()
+	rawTOStmt, err := rawTO.Prepare(qSingle)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rawTOStmt.Close()
 	s := newStore(b, c.config("eu", "eu", "us"))
 	st := mustPrepare(b, s, qSingle)
 	ctx := context.Background()
@@ -65,6 +78,17 @@ func BenchmarkPointLookup(b *testing.B) {
 			storeLookup(i%nRows + 1)
 		}
 	})
+	b.Run("raw-sockettimeouts", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			rows, err := rawTOStmt.QueryContext(ctx, i%nRows+1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+		}
+	})
 	b.Run("store-nohedge", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -89,4 +113,3 @@ func BenchmarkPointLookup(b *testing.B) {
 	})
 }
 
-var _ = mysql.NewConfig

@@ -160,3 +160,72 @@ func (s *Sketch) Quantile(now time.Time, q float64) (time.Duration, int64) {
 	n := s.Quantiles(now, []float64{q}, out[:])
 	return out[0], n
 }
+
+// Snapshot is a frozen copy of a sketch's window, for questions that need
+// the whole distribution (such as the hedge delay's "would a hedge here
+// win?"). It is not safe for concurrent use.
+type Snapshot struct {
+	counts [numBuckets]int64
+	total  int64
+}
+
+// Snapshot copies the window at now into dst (allocated if nil) and
+// returns it.
+func (s *Sketch) Snapshot(now time.Time, dst *Snapshot) *Snapshot {
+	if dst == nil {
+		dst = new(Snapshot)
+	}
+	*dst = Snapshot{}
+	s.live(now, func(sl *sketchSlot) {
+		for i := range sl.counts {
+			if c := sl.counts[i].Load(); c != 0 {
+				dst.counts[i] += c
+				dst.total += c
+			}
+		}
+	})
+	return dst
+}
+
+// Total is the number of samples.
+func (s *Snapshot) Total() int64 { return s.total }
+
+// Tail is the number of samples above d (at bucket precision: samples in
+// d's own bucket count as not above it).
+func (s *Snapshot) Tail(d time.Duration) int64 {
+	var n int64
+	for i := bucketOf(d) + 1; i < numBuckets; i++ {
+		n += s.counts[i]
+	}
+	return n
+}
+
+// Quantile returns the q quantile (0 with no samples).
+func (s *Snapshot) Quantile(q float64) time.Duration {
+	if s.total == 0 {
+		return 0
+	}
+	want := int64(math.Ceil(q * float64(s.total)))
+	var seen int64
+	for i := range s.counts {
+		seen += s.counts[i]
+		if seen >= want && seen > 0 {
+			return bucketValue(i)
+		}
+	}
+	return bucketValue(numBuckets - 1)
+}
+
+// Steps calls fn with each bucket boundary in [lo, hi], ascending, until fn
+// returns false.
+func Steps(lo, hi time.Duration, fn func(time.Duration) bool) {
+	for i := bucketOf(lo); i < numBuckets; i++ {
+		v := bucketValue(i)
+		if v < lo {
+			continue
+		}
+		if v > hi || !fn(v) {
+			return
+		}
+	}
+}
