@@ -94,6 +94,11 @@ func TestSketchBucketsMonotonic(t *testing.T) {
 			t.Fatalf("relative error too large at %v: %v", d, v)
 		}
 	}
+	for i := 0; i < numBuckets; i++ {
+		if bucketOf(bucketValue(i)) != i {
+			t.Fatalf("bucketOf(bucketValue(%d)) = %d", i, bucketOf(bucketValue(i)))
+		}
+	}
 	if bucketOf(1000*time.Hour) != numBuckets-1 {
 		t.Fatal("huge values must land in the last bucket")
 	}
@@ -276,4 +281,34 @@ func BenchmarkSketchRecordParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+func TestSnapshotTailAndQuantile(t *testing.T) {
+	s := NewSketch(2, time.Second)
+	for i := 1; i <= 100; i++ {
+		s.Record(t0, time.Duration(i)*time.Millisecond)
+	}
+	snap := s.Snapshot(t0, nil)
+	if snap.Total() != 100 {
+		t.Fatalf("total %d", snap.Total())
+	}
+	if n := snap.Tail(90 * time.Millisecond); n < 9 || n > 11 {
+		t.Fatalf("tail above 90ms: %d, want ~10", n)
+	}
+	if n := snap.Tail(time.Second); n != 0 {
+		t.Fatalf("tail above 1s: %d", n)
+	}
+	if q := snap.Quantile(0.5); q < 50*time.Millisecond || q > 53*time.Millisecond {
+		t.Fatalf("median %v", q)
+	}
+	var steps []time.Duration
+	Steps(time.Millisecond, 2*time.Millisecond, func(d time.Duration) bool { steps = append(steps, d); return true })
+	if len(steps) < 10 || steps[0] < time.Millisecond || steps[len(steps)-1] > 2*time.Millisecond {
+		t.Fatalf("steps %v", steps)
+	}
+	for i := 1; i < len(steps); i++ {
+		if steps[i] <= steps[i-1] {
+			t.Fatalf("steps not ascending: %v", steps)
+		}
+	}
 }

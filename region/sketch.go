@@ -68,16 +68,17 @@ func bucketOf(d time.Duration) int {
 	return exp*subCount + sub
 }
 
-// bucketValue returns the upper bound of bucket i, the conservative value
-// to report for a quantile that falls in it.
+// bucketValue returns the largest value that bucket i holds, the
+// conservative value to report for a quantile that falls in it; for every
+// bucket, bucketOf(bucketValue(i)) == i.
 func bucketValue(i int) time.Duration {
 	if i < subCount {
-		return time.Duration(i+1) * time.Microsecond
+		return time.Duration(i+1)*time.Microsecond - 1
 	}
 	exp := i / subCount
 	sub := i % subCount
-	us := (uint64(subCount+sub+1) << uint(exp-1))
-	return time.Duration(us) * time.Microsecond
+	us := uint64(subCount+sub+1) << uint(exp-1)
+	return time.Duration(us)*time.Microsecond - 1
 }
 
 // Record adds one latency observed at now. Negative latencies count as 0.

@@ -1,0 +1,73 @@
+package online
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tandemfs/tandem/region"
+)
+
+// snapOf builds a latency window from (latency, count) pairs.
+func snapOf(pairs ...any) *region.Snapshot {
+	sk := region.NewSketch(1, time.Minute)
+	now := time.Unix(0, 0)
+	for i := 0; i < len(pairs); i += 2 {
+		d, n := pairs[i].(time.Duration), pairs[i+1].(int)
+		for range n {
+			sk.Record(now, d)
+		}
+	}
+	return sk.Snapshot(now, nil)
+}
+
+func TestAdaptiveDelay(t *testing.T) {
+	h := HedgeConfig{Floor: time.Millisecond, Ceiling: 10 * time.Millisecond, MaxRate: 0.001}
+	const remote = 20 * time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		snap   *region.Snapshot
+		rtt    time.Duration
+		lo, hi time.Duration
+	}{
+		{"too few samples: ceiling", snapOf(200*time.Microsecond, 50), remote, 10 * time.Millisecond, 10 * time.Millisecond},
+		// Healthy with CPU jitter: 1% of reads at 2–4 ms. Hedging at
+		// 1 ms would send 1% extra reads that never win against a 20 ms
+		// remote; the delay must sit above the jitter (≤ 0.1% hedged).
+		{"healthy with jitter", snapOf(200*time.Microsecond, 9900, 2*time.Millisecond, 50, 4*time.Millisecond, 50), remote, 4 * time.Millisecond, 4200 * time.Microsecond},
+		// 2% of reads stall for 100 ms: the tail is all stalls, a hedge at
+		// the floor wins every time.
+		{"stalls", snapOf(200*time.Microsecond, 9800, 100*time.Millisecond, 200), remote, time.Millisecond, 1100 * time.Microsecond},
+		// Stalls plus jitter: still hedged early.
+		{"stalls and jitter", snapOf(200*time.Microsecond, 9700, 2*time.Millisecond, 100, 100*time.Millisecond, 200), remote, time.Millisecond, 1100 * time.Microsecond},
+		// A uniformly slow server (50 ms, beyond the 20 ms remote) must
+		// not push the delay up (CASSANDRA-14293): every hedge wins, so
+		// hedge at the floor and let the budget cap the load.
+		{"slow server", snapOf(50*time.Millisecond, 1000), remote, time.Millisecond, 1100 * time.Microsecond},
+		// Slow but not beyond the remote: hedges would lose, so the delay
+		// stays at the ceiling, never above it.
+		{"slowish server", snapOf(15*time.Millisecond, 1000), remote, 10 * time.Millisecond, 10 * time.Millisecond},
+		// A local hedge target (0.2 ms away) makes a jittery tail worth
+		// hedging at once.
+		{"jitter, local target", snapOf(200*time.Microsecond, 9800, 3*time.Millisecond, 200), 200 * time.Microsecond, time.Millisecond, 1100 * time.Microsecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := adaptiveDelay(tc.snap, tc.rtt, h)
+			if d < tc.lo || d > tc.hi {
+				t.Fatalf("delay %v, want in [%v, %v]", d, tc.lo, tc.hi)
+			}
+		})
+	}
+}
+
+func TestSoftThreshold(t *testing.T) {
+	h := HedgeConfig{SoftMultiplier: 10, SoftMin: 50 * time.Millisecond, SoftMax: 500 * time.Millisecond}
+	if d := softThreshold(snapOf(300*time.Microsecond, 1000), h); d != 50*time.Millisecond {
+		t.Fatalf("fast server: %v, want the 50ms floor", d)
+	}
+	if d := softThreshold(snapOf(20*time.Millisecond, 1000), h); d < 200*time.Millisecond || d > 220*time.Millisecond {
+		t.Fatalf("20ms server: %v, want ~10×p99", d)
+	}
+	if d := softThreshold(snapOf(100*time.Millisecond, 1000), h); d != 500*time.Millisecond {
+		t.Fatalf("slow server: %v, want the 500ms cap", d)
+	}
+}
