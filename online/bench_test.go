@@ -112,4 +112,3 @@ func BenchmarkPointLookup(b *testing.B) {
 		})
 	})
 }
-
