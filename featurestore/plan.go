@@ -1,0 +1,352 @@
+package featurestore
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandemfs/tandem/metadata"
+	"github.com/tandemfs/tandem/online"
+	"github.com/tandemfs/tandem/region"
+)
+
+// plan is the serving plan of one feature view version: what the hot path
+// needs, built once per load so that a lookup does no metadata work. A
+// plan is immutable once built (the column maps are filled in lazily,
+// atomically).
+type plan struct {
+	name    string
+	version int
+	id      int64
+	loaded  time.Time
+	source  region.ID // the region whose metadata built it
+
+	names  []string       // vector order: features by index, no labels or helpers
+	pos    map[string]int // feature name -> position in names
+	groups []*group       // one per feature group statement, in statement order
+	// accepted holds every entry key the view takes; valid is it sorted,
+	// for error messages.
+	accepted map[string]struct{}
+	valid    []string
+	nkeys    int // key columns over all groups
+}
+
+// group is one feature group's statements and keys.
+type group struct {
+	idx       int
+	fgID      int64
+	fgName    string
+	fgVersion int
+	prefix    string
+	single    *online.Stmt
+	batch     *online.Stmt
+	keys      []*keySpec  // in parameter order
+	outs      []outColumn // the vector features this group serves
+	keyCands  [][]string  // per key: the batch columns that may carry it
+	argOffset int         // offset of this group's keys in a flattened key
+
+	singleCols atomic.Pointer[colMap]
+	batchCols  atomic.Pointer[colMap]
+}
+
+// keySpec is one primary-key column of a group and how an entry gives it.
+type keySpec struct {
+	column   string   // the column (the statement parameter's name)
+	names    []string // entry keys that give it, by priority
+	required bool
+	kind     keyKind
+	typ      string // the column's type, for errors
+}
+
+// outColumn is a vector feature and the result columns that may carry it.
+type outColumn struct {
+	pos   int
+	cands []string
+}
+
+// colMap maps a result's columns to vector positions (and batch keys).
+type colMap struct {
+	cols []string
+	outs []int // per group.outs: the column index
+	keys []int // per group.keys: the column index (batch only)
+}
+
+// buildPlan validates the view's metadata and prepares every statement.
+func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []metadata.PreparedStatement) (*plan, error) {
+	bad := func(format string, args ...any) (*plan, error) {
+		return nil, fmt.Errorf("%w: feature view %s v%d: %s", ErrInvalidPlan, fv.Name, fv.Version, fmt.Sprintf(format, args...))
+	}
+	p := &plan{name: fv.Name, version: fv.Version, id: fv.ID, loaded: time.Now(), source: fv.Region,
+		pos: map[string]int{}, accepted: map[string]struct{}{}}
+	if len(single) == 0 {
+		return bad("no prepared statements: is every feature group online enabled?")
+	}
+	if len(batch) != len(single) {
+		return bad("%d single but %d batch prepared statements", len(single), len(batch))
+	}
+	cols, fgs := columnsOf(fv)
+	single = slices.Clone(single)
+	sort.SliceStable(single, func(i, j int) bool { return single[i].Index < single[j].Index })
+	batchBy := map[int]metadata.PreparedStatement{}
+	for _, b := range batch {
+		batchBy[b.Index] = b
+	}
+	for i, ps := range single {
+		b, ok := batchBy[ps.Index]
+		if !ok || b.FeatureGroupID != ps.FeatureGroupID {
+			return bad("statement %d has no batch form", ps.Index)
+		}
+		g := &group{idx: i, fgID: ps.FeatureGroupID, prefix: ps.Prefix, argOffset: p.nkeys}
+		if fg, ok := fgs[ps.FeatureGroupID]; ok {
+			g.fgName, g.fgVersion = fg.Name, fg.Version
+		}
+		if g.fgName == "" {
+			g.fgName = fmt.Sprintf("fg%d", ps.FeatureGroupID)
+		}
+		var err error
+		if g.single, err = store.Prepare(ps.QueryOnline); err != nil {
+			return bad("statement of feature group %s: %v", g.fgName, err)
+		}
+		if g.batch, err = store.Prepare(b.QueryOnline); err != nil {
+			return bad("batch statement of feature group %s: %v", g.fgName, err)
+		}
+		params := slices.Clone(ps.Parameters)
+		sort.SliceStable(params, func(i, j int) bool { return params[i].Index < params[j].Index })
+		if g.single.NumParams() != len(params) || g.single.IsBatch() {
+			return bad("statement of feature group %s has %d placeholders for %d parameters", g.fgName, g.single.NumParams(), len(params))
+		}
+		if !g.batch.IsBatch() || g.batch.KeyWidth() != len(params) {
+			return bad("batch statement of feature group %s does not end in an IN ? over its %d key columns", g.fgName, len(params))
+		}
+		for _, prm := range params {
+			sk := servingKeyFor(fv.ServingKeys, ps.Index, ps.FeatureGroupID, prm.Name)
+			if sk == nil {
+				return bad("parameter %s of feature group %s has no serving key", prm.Name, g.fgName)
+			}
+			k := &keySpec{column: prm.Name, required: sk.Required}
+			if c, ok := cols[ps.FeatureGroupID][prm.Name]; ok {
+				k.typ = c.Type
+				if k.typ == "" {
+					k.typ = c.OnlineType
+				}
+			}
+			k.kind = kindOf(k.typ)
+			primary := sk.Prefix + sk.FeatureName
+			if !sk.Required && sk.JoinOn != "" {
+				primary = sk.JoinOn
+			}
+			k.names = []string{primary}
+			if g.prefix == "" {
+				g.prefix = sk.Prefix
+			}
+			g.keys = append(g.keys, k)
+		}
+		p.nkeys += len(g.keys)
+		p.groups = append(p.groups, g)
+	}
+	// Aliases: prefix+featureName and the plain featureName are accepted
+	// too (hsfs, RonDB REST), unless they are another key's primary name:
+	// then they mean that key, not this one.
+	primaries := map[string]bool{}
+	for _, g := range p.groups {
+		for _, k := range g.keys {
+			primaries[k.names[0]] = true
+		}
+	}
+	for _, g := range p.groups {
+		for _, k := range g.keys {
+			for _, a := range []string{g.prefix + k.column, k.column} {
+				if !slices.Contains(k.names, a) && !primaries[a] {
+					k.names = append(k.names, a)
+				}
+			}
+			for _, n := range k.names {
+				p.accepted[n] = struct{}{}
+			}
+		}
+	}
+	for n := range p.accepted {
+		p.valid = append(p.valid, n)
+	}
+	sort.Strings(p.valid)
+
+	feats := slices.Clone(fv.Features)
+	sort.SliceStable(feats, func(i, j int) bool { return feats[i].Index < feats[j].Index })
+	for _, f := range feats {
+		if f.Label || f.InferenceHelperColumn || f.TrainingHelperColumn {
+			continue
+		}
+		if _, dup := p.pos[f.Name]; dup {
+			return bad("feature %s appears twice", f.Name)
+		}
+		g := p.groupOf(f)
+		if g == nil {
+			return bad("no prepared statement serves feature %s", f.Name)
+		}
+		oc := outColumn{pos: len(p.names), cands: []string{f.Name}}
+		if g.prefix != "" && strings.HasPrefix(f.Name, g.prefix) {
+			oc.cands = append(oc.cands, strings.TrimPrefix(f.Name, g.prefix))
+		}
+		if f.FeatureGroupFeatureName != "" && f.FeatureGroupFeatureName != f.Name {
+			oc.cands = append(oc.cands, f.FeatureGroupFeatureName)
+		}
+		p.pos[f.Name] = len(p.names)
+		p.names = append(p.names, f.Name)
+		g.outs = append(g.outs, oc)
+	}
+	// The batch form selects each key column, aliased prefix+column, or
+	// under the view feature's name when the key is a feature of the view.
+	for _, g := range p.groups {
+		g.keyCands = make([][]string, len(g.keys))
+		for i, k := range g.keys {
+			c := []string{g.prefix + k.column, k.column}
+			for _, f := range feats {
+				if f.FeatureGroup != nil && f.FeatureGroup.ID == g.fgID && f.FeatureGroupFeatureName == k.column {
+					c = append(c, f.Name)
+				}
+			}
+			g.keyCands[i] = c
+		}
+	}
+	return p, nil
+}
+
+// groupOf finds the group that serves feature f: by feature group id (and
+// prefix, when a group is joined twice), else by name.
+func (p *plan) groupOf(f metadata.Feature) *group {
+	var cands []*group
+	if f.FeatureGroup != nil {
+		for _, g := range p.groups {
+			if g.fgID == f.FeatureGroup.ID {
+				cands = append(cands, g)
+			}
+		}
+	}
+	if len(cands) == 1 {
+		return cands[0]
+	}
+	if len(cands) == 0 {
+		cands = p.groups
+	}
+	for _, g := range cands {
+		if g.prefix != "" && strings.HasPrefix(f.Name, g.prefix) {
+			return g
+		}
+	}
+	for _, g := range cands {
+		if g.prefix == "" {
+			return g
+		}
+	}
+	return nil
+}
+
+func servingKeyFor(sks []metadata.ServingKey, index int, fgID int64, column string) *metadata.ServingKey {
+	for i := range sks {
+		if sks[i].JoinIndex == index && sks[i].FeatureName == column {
+			return &sks[i]
+		}
+	}
+	for i := range sks {
+		if sks[i].FeatureGroup != nil && sks[i].FeatureGroup.ID == fgID && sks[i].FeatureName == column {
+			return &sks[i]
+		}
+	}
+	return nil
+}
+
+// columnsOf collects every feature group's columns (for key types) and
+// identity from wherever the view's JSON carries them.
+func columnsOf(fv *metadata.FeatureView) (map[int64]map[string]metadata.FeatureGroupFeature, map[int64]*metadata.FeatureGroup) {
+	cols := map[int64]map[string]metadata.FeatureGroupFeature{}
+	fgs := map[int64]*metadata.FeatureGroup{}
+	add := func(fg *metadata.FeatureGroup) {
+		if fg == nil {
+			return
+		}
+		if old, ok := fgs[fg.ID]; !ok || old.Name == "" {
+			fgs[fg.ID] = fg
+		}
+		m := cols[fg.ID]
+		if m == nil {
+			m = map[string]metadata.FeatureGroupFeature{}
+			cols[fg.ID] = m
+		}
+		for _, c := range fg.Features {
+			if _, ok := m[c.Name]; !ok {
+				m[c.Name] = c
+			}
+		}
+	}
+	var walk func(q *metadata.Query)
+	walk = func(q *metadata.Query) {
+		if q == nil {
+			return
+		}
+		add(q.LeftFeatureGroup)
+		for _, j := range q.Joins {
+			walk(j.Query)
+		}
+	}
+	walk(fv.Query)
+	for _, f := range fv.Features {
+		add(f.FeatureGroup)
+		if f.FeatureGroup != nil && f.Type != "" && f.FeatureGroupFeatureName != "" {
+			m := cols[f.FeatureGroup.ID]
+			if _, ok := m[f.FeatureGroupFeatureName]; !ok {
+				m[f.FeatureGroupFeatureName] = metadata.FeatureGroupFeature{Name: f.FeatureGroupFeatureName, Type: f.Type}
+			}
+		}
+	}
+	for _, k := range fv.ServingKeys {
+		add(k.FeatureGroup)
+	}
+	return cols, fgs
+}
+
+// columns maps a result's columns for the group, caching the map: a
+// statement's columns do not change, so the slice is usually the same.
+func (g *group) columns(cache *atomic.Pointer[colMap], cols []string, batch bool) (*colMap, error) {
+	if m := cache.Load(); m != nil && sameCols(m.cols, cols) {
+		return m, nil
+	}
+	m := &colMap{cols: cols, outs: make([]int, len(g.outs))}
+	find := func(cands []string) int {
+		for _, c := range cands {
+			if i := slices.Index(cols, c); i >= 0 {
+				return i
+			}
+		}
+		return -1
+	}
+	for i, o := range g.outs {
+		if m.outs[i] = find(o.cands); m.outs[i] < 0 {
+			return nil, fmt.Errorf("%w: the statement of feature group %s selects no column for feature %s (columns %v)",
+				ErrInvalidPlan, g.fgName, o.cands[0], cols)
+		}
+	}
+	if batch {
+		m.keys = make([]int, len(g.keys))
+		for i := range g.keys {
+			if m.keys[i] = find(g.keyCands[i]); m.keys[i] < 0 {
+				return nil, fmt.Errorf("%w: the batch statement of feature group %s does not select key column %s, so rows cannot be matched to entries",
+					ErrInvalidPlan, g.fgName, g.keys[i].column)
+			}
+		}
+	}
+	cache.Store(m)
+	return m, nil
+}
+
+func sameCols(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return slices.Equal(a, b)
+}
