@@ -206,6 +206,7 @@ func (fv *FeatureView) batch(ctx context.Context, p *plan, entries []map[string]
 		var m *colMap
 		var kv []any
 		var unmatched [][]any
+		matched := 0
 		for _, rs := range rows[span[g][0]:span[g][1]] {
 			if rs == nil || len(rs.Values) == 0 {
 				continue
@@ -225,14 +226,19 @@ func (fv *FeatureView) batch(ctx context.Context, p *plan, entries []map[string]
 				if s, ok := index[g][string(kb)]; ok {
 					if found[foundAt[g]+int(s)] == nil {
 						found[foundAt[g]+int(s)] = row
+						matched++
 					}
-					continue
+				} else {
+					unmatched = append(unmatched, row)
 				}
-				unmatched = append(unmatched, row)
 			}
 		}
-		if len(unmatched) > 0 {
-			b.Unmatched += matchFolded(g, keys[g], unmatched, m, found[foundAt[g]:foundAt[g]+len(keys[g])])
+		switch {
+		case m == nil:
+		case gr.folds && matched < len(keys[g]):
+			b.Unmatched += matchFolded(keys[g], rows[span[g][0]:span[g][1]], unmatched, m, found[foundAt[g]:foundAt[g]+len(keys[g])])
+		default:
+			b.Unmatched += len(unmatched)
 		}
 		maps = append(maps, m)
 	}
@@ -276,33 +282,50 @@ func (fv *FeatureView) batch(ctx context.Context, p *plan, entries []map[string]
 	return b, nil
 }
 
-// matchFolded matches rows that matched no key exactly against keys
-// folded as MySQL's default collations compare strings (case and trailing
-// spaces ignored), so a row that an "IN" list matched case-insensitively
-// still reaches its entries. It returns how many rows matched nothing.
-func matchFolded(_ int, keys [][]any, rows [][]any, m *colMap, found [][]any) int {
-	folded := make(map[string][]int32, len(keys))
-	var kb []byte
-	for s, k := range keys {
-		kb = appendKey(kb[:0], k, true)
-		folded[string(kb)] = append(folded[string(kb)], int32(s))
-	}
+// matchFolded gives the keys that matched no row exactly a row whose key
+// is equal when folded as MySQL's default (case-insensitive, PAD SPACE)
+// collations compare strings: "IN ('us')" returns the row 'US'. It
+// returns how many of the unmatched rows matched no key folded either.
+//
+// It assumes the key columns use such a collation, as the single-vector
+// statement's "=" does; with a case-sensitive one, an entry 'us' in the
+// same batch as 'US' would get the 'US' row (see doc.go).
+func matchFolded(keys [][]any, chunks []*online.Rows, unmatched [][]any, m *colMap, found [][]any) int {
 	kv := make([]any, len(m.keys))
-	left := 0
-	for _, row := range rows {
+	var kb []byte
+	fold := func(row []any) string {
 		for j, ci := range m.keys {
 			kv[j] = row[ci]
 		}
 		kb = appendKey(kb[:0], kv, true)
-		ss, ok := folded[string(kb)]
-		if !ok {
-			left++
+		return string(kb)
+	}
+	rows := make(map[string][]any)
+	for _, rs := range chunks {
+		if rs == nil {
 			continue
 		}
-		for _, s := range ss {
-			if found[s] == nil {
-				found[s] = row
+		for _, row := range rs.Values {
+			if f := fold(row); rows[f] == nil {
+				rows[f] = row
 			}
+		}
+	}
+	used := make(map[string]bool)
+	for s, k := range keys {
+		if found[s] != nil {
+			continue
+		}
+		kb = appendKey(kb[:0], k, true)
+		if row, ok := rows[string(kb)]; ok {
+			found[s] = row
+			used[string(kb)] = true
+		}
+	}
+	left := 0
+	for _, row := range unmatched {
+		if !used[fold(row)] {
+			left++
 		}
 	}
 	return left

@@ -47,6 +47,7 @@ type group struct {
 	outs      []outColumn // the vector features this group serves
 	keyCands  [][]string  // per key: the batch columns that may carry it
 	argOffset int         // offset of this group's keys in a flattened key
+	folds     bool        // a key column is a string: batch matching folds case
 
 	singleCols atomic.Pointer[colMap]
 	batchCols  atomic.Pointer[colMap]
@@ -134,6 +135,7 @@ func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []me
 				}
 			}
 			k.kind = kindOf(k.typ)
+			g.folds = g.folds || k.kind == kindString || k.kind == kindAny
 			primary := sk.Prefix + sk.FeatureName
 			if !sk.Required && sk.JoinOn != "" {
 				primary = sk.JoinOn
