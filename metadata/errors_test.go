@@ -224,12 +224,12 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 	for _, s := range rec.Ended() {
 		everything.WriteString(s.Name() + s.Status().Description)
 		for _, a := range s.Attributes() {
-			everything.WriteString(string(a.Key) + "=" + a.Value.Emit() + "\n")
+			everything.WriteString(string(a.Key) + "=" + a.Value.String() + "\n")
 		}
 		for _, ev := range s.Events() {
 			everything.WriteString(ev.Name)
 			for _, a := range ev.Attributes {
-				everything.WriteString(a.Value.Emit())
+				everything.WriteString(a.Value.String())
 			}
 		}
 	}

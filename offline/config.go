@@ -144,18 +144,18 @@ func (cfg Config) normalize() (Config, map[region.ID]credentials.TransportCreden
 
 func (ep Endpoint) normalize() (Endpoint, credentials.TransportCredentials, error) {
 	if ep.Addr == "" {
-		return Endpoint{}, nil, fmt.Errorf("Addr is empty")
+		return Endpoint{}, nil, fmt.Errorf("the Addr is empty")
 	}
 	if _, _, err := net.SplitHostPort(ep.Addr); err != nil {
 		ep.Addr = net.JoinHostPort(ep.Addr, DefaultPort)
 		if _, _, err := net.SplitHostPort(ep.Addr); err != nil {
-			return Endpoint{}, nil, fmt.Errorf("Addr %q is not host or host:port", ep.Addr)
+			return Endpoint{}, nil, fmt.Errorf("the Addr %q is not host or host:port", ep.Addr)
 		}
 	}
 	ep.CAPEM = append([]byte(nil), ep.CAPEM...)
 	if ep.Insecure {
 		if ep.TLS != nil || ep.CAFile != "" || len(ep.CAPEM) > 0 {
-			return Endpoint{}, nil, fmt.Errorf("Insecure cannot be combined with TLS, CAFile or CAPEM")
+			return Endpoint{}, nil, fmt.Errorf("the Insecure flag cannot be combined with TLS, CAFile or CAPEM")
 		}
 		return ep, insecure.NewCredentials(), nil
 	}

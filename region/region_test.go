@@ -107,8 +107,10 @@ func TestSketchBucketsMonotonic(t *testing.T) {
 func TestHealthEjectProbeRecover(t *testing.T) {
 	h := NewHealth(HealthConfig{FailureThreshold: 3, ProbeBase: 10 * time.Millisecond, ProbeMax: 40 * time.Millisecond, ProbationSuccesses: 2})
 	now := t0
-	if h.Failure(now) || h.Failure(now) {
-		t.Fatal("ejected before the threshold")
+	for i := range 2 {
+		if h.Failure(now) {
+			t.Fatalf("ejected after %d failures, before the threshold of 3", i+1)
+		}
 	}
 	h.Success(now, time.Millisecond) // resets the run
 	h.Failure(now)

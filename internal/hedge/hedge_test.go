@@ -127,8 +127,10 @@ func TestBudgetSuppressesOnlyTheHedge(t *testing.T) {
 func TestBudgetConcurrencyCap(t *testing.T) {
 	b := NewBudget(BudgetConfig{MaxTokens: 100, MaxConcurrent: 2})
 	now := time.Now()
-	if !b.TryAcquire(now) || !b.TryAcquire(now) {
-		t.Fatal("first two hedges must pass")
+	for i := range 2 {
+		if !b.TryAcquire(now) {
+			t.Fatalf("hedge %d of 2 refused", i+1)
+		}
 	}
 	if b.TryAcquire(now) {
 		t.Fatal("third concurrent hedge must be refused")
