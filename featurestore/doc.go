@@ -27,6 +27,13 @@
 // from JSON… all become int64), so batch rows match back whatever Go type
 // the caller used.
 //
+// Batch rows are matched back to entries by their key columns. String
+// keys that match no entry exactly are then matched ignoring case and
+// trailing spaces, as MySQL's default collations compare (and as the
+// single-vector "=" does); with a case-sensitive collation, an entry 'us'
+// in the same batch as 'US' would get the 'US' row. Rows that match no
+// entry are counted (Batch.Unmatched, tandem.featurestore.rows.unmatched).
+//
 // The vector holds the view's features sorted by index, without labels
 // and inference or training helper columns; passed features
 // ([WithPassedFeatures]) override fetched values. Each feature group has

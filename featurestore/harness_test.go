@@ -111,7 +111,9 @@ type env struct {
 	hwKeys string
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvOpts(t, mariadbtest.Options{Proxy: true}) }
+
+func newEnvOpts(t testing.TB, opts mariadbtest.Options) *env {
 	t.Helper()
 	e := &env{
 		store: hopsworkstest.NewStore(hopsworkstest.StoreConfig{Project: project}),
@@ -125,7 +127,7 @@ func newEnv(t testing.TB) *env {
 		e.hw[r] = s
 	}
 	e.store.AddFeatureView(fraudView(viewName, 1))
-	dbs := mariadbtest.Start(t, 2, mariadbtest.Options{Proxy: true})
+	dbs := mariadbtest.Start(t, 2, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i, r := range []region.ID{"eu", "us"} {

@@ -31,9 +31,13 @@ type telemetry struct {
 	cache         metric.Int64Counter
 	unmatched     metric.Int64Counter
 
-	single, batch metric.MeasurementOption
-	hit, miss     metric.MeasurementOption
-	ok, failed    metric.MeasurementOption
+	// Option slices built once: passing a ready slice to a variadic
+	// parameter allocates nothing on the hot path.
+	spanOpts                    []trace.SpanStartOption
+	addSingle, addBatch         []metric.AddOption
+	addHit, addMiss             []metric.AddOption
+	recSingleOK, recSingleError []metric.RecordOption
+	recBatchOK, recBatchError   []metric.RecordOption
 }
 
 func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry, error) {
@@ -45,16 +49,22 @@ func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry,
 	}
 	m := mp.Meter(scope)
 	set := func(kv ...attribute.KeyValue) metric.MeasurementOption {
+		// Sets are built once here, never per measurement.
 		return metric.WithAttributeSet(attribute.NewSet(kv...))
 	}
+	single := attribute.String("tandem.lookup", "single")
+	batch := attribute.String("tandem.lookup", "batch")
 	t := &telemetry{
-		tracer: tp.Tracer(scope),
-		single: set(attribute.String("tandem.lookup", "single")),
-		batch:  set(attribute.String("tandem.lookup", "batch")),
-		hit:    set(attribute.String("tandem.cache.result", "hit")),
-		miss:   set(attribute.String("tandem.cache.result", "miss")),
-		ok:     set(attribute.Bool("tandem.error", false)),
-		failed: set(attribute.Bool("tandem.error", true)),
+		tracer:         tp.Tracer(scope),
+		spanOpts:       []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)},
+		addSingle:      []metric.AddOption{set(single)},
+		addBatch:       []metric.AddOption{set(batch)},
+		addHit:         []metric.AddOption{set(attribute.String("tandem.cache.result", "hit"))},
+		addMiss:        []metric.AddOption{set(attribute.String("tandem.cache.result", "miss"))},
+		recSingleOK:    []metric.RecordOption{set(single, attribute.Bool("tandem.error", false))},
+		recSingleError: []metric.RecordOption{set(single, attribute.Bool("tandem.error", true))},
+		recBatchOK:     []metric.RecordOption{set(batch, attribute.Bool("tandem.error", false))},
+		recBatchError:  []metric.RecordOption{set(batch, attribute.Bool("tandem.error", true))},
 	}
 	var err error
 	counter := func(dst *metric.Int64Counter, name, desc string) {
@@ -83,7 +93,7 @@ func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry,
 func (t *telemetry) close() {}
 
 func (t *telemetry) startVector(ctx context.Context, name string, p *plan) (context.Context, trace.Span) {
-	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := t.tracer.Start(ctx, name, t.spanOpts...)
 	if span.IsRecording() {
 		span.SetAttributes(
 			attribute.String("tandem.feature_view", p.name),
@@ -95,13 +105,13 @@ func (t *telemetry) startVector(ctx context.Context, name string, p *plan) (cont
 }
 
 func (t *telemetry) endVector(ctx context.Context, span trace.Span, p *plan, v *Vector, err error, start time.Time) {
-	t.vectors.Add(ctx, 1, t.single)
-	t.entities.Add(ctx, 1, t.single)
-	res := t.ok
+	t.vectors.Add(ctx, 1, t.addSingle...)
+	t.entities.Add(ctx, 1, t.addSingle...)
+	rec := t.recSingleOK
 	if err != nil {
-		res = t.failed
+		rec = t.recSingleError
 	}
-	t.duration.Record(ctx, time.Since(start).Seconds(), res, t.single)
+	t.duration.Record(ctx, time.Since(start).Seconds(), rec...)
 	if v != nil {
 		if !v.Complete() {
 			t.missing.Add(ctx, 1)
@@ -126,13 +136,13 @@ func (t *telemetry) endVector(ctx context.Context, span trace.Span, p *plan, v *
 }
 
 func (t *telemetry) endBatch(ctx context.Context, span trace.Span, b *Batch, n int, err error, start time.Time) {
-	t.vectors.Add(ctx, 1, t.batch)
-	t.entities.Add(ctx, int64(n), t.batch)
-	res := t.ok
+	t.vectors.Add(ctx, 1, t.addBatch...)
+	t.entities.Add(ctx, int64(n), t.addBatch...)
+	rec := t.recBatchOK
 	if err != nil {
-		res = t.failed
+		rec = t.recBatchError
 	}
-	t.duration.Record(ctx, time.Since(start).Seconds(), res, t.batch)
+	t.duration.Record(ctx, time.Since(start).Seconds(), rec...)
 	if b != nil {
 		if b.Missing > 0 {
 			t.missing.Add(ctx, int64(b.Missing))
@@ -165,8 +175,8 @@ func (t *telemetry) fail(span trace.Span, err error) {
 	span.SetAttributes(attribute.String("error.type", errorType(err)))
 }
 
-func (t *telemetry) cacheHit(ctx context.Context)  { t.cache.Add(ctx, 1, t.hit) }
-func (t *telemetry) cacheMiss(ctx context.Context) { t.cache.Add(ctx, 1, t.miss) }
+func (t *telemetry) cacheHit(ctx context.Context)  { t.cache.Add(ctx, 1, t.addHit...) }
+func (t *telemetry) cacheMiss(ctx context.Context) { t.cache.Add(ctx, 1, t.addMiss...) }
 
 func (t *telemetry) planLoaded(ctx context.Context)    { t.planLoads.Add(ctx, 1) }
 func (t *telemetry) refreshFailed(ctx context.Context) { t.refreshErrors.Add(ctx, 1) }

@@ -292,9 +292,25 @@ func (fv *FeatureView) perGroup(ctx context.Context, p *plan, r *resolved, v *Ve
 	return nil
 }
 
-// newVector allocates a vector of the plan with every group missing.
+// vectorAlloc holds a vector and room for the usual number of groups, so
+// that a vector costs one allocation less.
+type vectorAlloc struct {
+	v      Vector
+	groups [4]GroupStatus
+}
+
+// newVector allocates a vector of the plan with every group skipped
+// (fill marks the groups it reads).
 func (p *plan) newVector() *Vector {
-	v := &Vector{Names: p.names, Values: make([]any, len(p.names)), Groups: make([]GroupStatus, len(p.groups))}
+	var v *Vector
+	if len(p.groups) <= 4 {
+		a := &vectorAlloc{}
+		v = &a.v
+		v.Groups = a.groups[:len(p.groups):len(p.groups)]
+	} else {
+		v = &Vector{Groups: make([]GroupStatus, len(p.groups))}
+	}
+	v.Names, v.Values = p.names, make([]any, len(p.names))
 	for i, g := range p.groups {
 		v.Groups[i] = GroupStatus{FeatureGroup: g.fgName, ID: g.fgID, Version: g.fgVersion, Status: Skipped}
 	}
