@@ -28,7 +28,8 @@ type Batch struct {
 	// MixedRegions reports that feature groups were served by different
 	// regions (only possible with PerStatementHedging).
 	MixedRegions bool
-	// Unique is the number of distinct entities (by key) read.
+	// Unique is the number of distinct keys read (the largest number of
+	// any feature group): duplicate entries are read once.
 	Unique int
 	// Missing counts the entries with at least one feature group missing.
 	Missing int

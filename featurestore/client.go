@@ -69,7 +69,7 @@ type FeatureView struct {
 	key     viewKey
 	plan    atomic.Pointer[plan]
 	used    atomic.Int64 // unix nanos of the last use, coarse
-	cache   *expirable.LRU[string, *Vector]
+	cache   *expirable.LRU[string, cachedVector]
 	stopper func()
 }
 
@@ -321,7 +321,7 @@ func (c *Client) load(k viewKey) (*FeatureView, error) {
 	if fv == nil {
 		fv = &FeatureView{c: c, key: k}
 		if t := c.cfg.VectorCache.TTL; t > 0 {
-			fv.cache = expirable.NewLRU[string, *Vector](c.cfg.VectorCache.Size, nil, t)
+			fv.cache = expirable.NewLRU[string, cachedVector](c.cfg.VectorCache.Size, nil, t)
 			fv.stopper = func() { stopLRU(fv.cache) }
 		}
 		c.views[k] = fv

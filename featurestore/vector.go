@@ -199,9 +199,11 @@ func (fv *FeatureView) vector(ctx context.Context, p *plan, entry map[string]any
 	var ck string
 	if useCache {
 		ck = string(appendKey(make([]byte, 0, 16*len(args)), args, false))
-		if hit, ok := cache.Get(ck); ok {
+		// A vector cached under an older plan (a refresh raced the purge)
+		// is a miss: its order may differ.
+		if hit, ok := cache.Get(ck); ok && hit.p == p {
 			fv.c.tel.cacheHit(ctx)
-			v := hit.clone()
+			v := hit.v.clone()
 			v.Cached = true
 			p.applyPassed(v, o.passed)
 			return v, nil
@@ -220,7 +222,7 @@ func (fv *FeatureView) vector(ctx context.Context, p *plan, entry map[string]any
 		return nil, err
 	}
 	if useCache && v.Complete() {
-		cache.Add(ck, v.clone())
+		cache.Add(ck, cachedVector{p: p, v: v.clone()})
 	}
 	p.applyPassed(v, o.passed)
 	return v, nil
@@ -351,6 +353,13 @@ func (p *plan) applyPassed(v *Vector, passed map[string]any) {
 	for n, x := range passed {
 		v.Values[p.pos[n]] = x
 	}
+}
+
+// cachedVector is a vector cache entry: the fetched vector (before passed
+// features) and the plan it follows.
+type cachedVector struct {
+	p *plan
+	v *Vector
 }
 
 func (v *Vector) clone() *Vector {

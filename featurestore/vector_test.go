@@ -29,9 +29,18 @@ func TestVectors(t *testing.T) {
 		}
 		checkVector(t, v, aid, "eu")
 	}
+	// Pin reads one region only (read-your-writes).
+	v, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), entry(9), featurestore.Pin("us"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkVector(t, v, 9, "us")
+	if _, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), entry(9), featurestore.Pin("ap")); !errors.Is(err, featurestore.ErrUnknownRegion) {
+		t.Fatalf("pin to an unknown region: %v", err)
+	}
 	// Key values of other Go types normalise: int32, float64 from JSON,
 	// plain feature names for the composite key.
-	v, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), map[string]any{"aid": float64(5), "cc": "US", "tier": int32(2)})
+	v, err = fv.GetFeatureVector(ctxT(t, 5*time.Second), map[string]any{"aid": float64(5), "cc": "US", "tier": int32(2)})
 	if err != nil {
 		t.Fatal(err)
 	}
