@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
@@ -34,15 +33,12 @@ type Client struct {
 	log   *slog.Logger
 	tel   *telemetry
 
-	plans  *expirable.LRU[viewKey, *FeatureView] // fresh plans, TTL-bound
+	plans  *ttlLRU[viewKey, *FeatureView] // fresh plans, TTL-bound
 	sf     singleflight.Group
 	viewMu sync.Mutex
 	// views remembers every handle ever loaded, fresh or not: a plan is
 	// never forgotten because metadata is down (static stability).
 	views map[viewKey]*FeatureView
-	// retired are handles forgotten after a write, whose vector caches
-	// Close still has to stop.
-	retired []*FeatureView
 
 	ctx     context.Context // owned: background refresh and loads run on it
 	cancel  context.CancelFunc
@@ -65,12 +61,11 @@ func (k viewKey) String() string { return fmt.Sprintf("%s v%d", k.name, k.versio
 // the background. It is safe for concurrent use and needs no closing; it
 // stops working (ErrClosed) when its Client is closed.
 type FeatureView struct {
-	c       *Client
-	key     viewKey
-	plan    atomic.Pointer[plan]
-	used    atomic.Int64 // unix nanos of the last use, coarse
-	cache   *expirable.LRU[string, cachedVector]
-	stopper func()
+	c     *Client
+	key   viewKey
+	plan  atomic.Pointer[plan]
+	used  atomic.Int64 // unix nanos of the last use, coarse
+	cache *ttlLRU[string, cachedVector]
 }
 
 // Name is the feature view's name.
@@ -179,7 +174,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		c.store = s
 		c.owned = append(c.owned, s.Close)
 	}
-	c.plans = expirable.NewLRU[viewKey, *FeatureView](cfg.MaxPlans, nil, cfg.PlanTTL)
+	c.plans = newTTLLRU[viewKey, *FeatureView](cfg.MaxPlans, cfg.PlanTTL)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
 	go c.refreshLoop()
@@ -216,17 +211,6 @@ func (c *Client) Close() error {
 		c.cancel()
 		c.wg.Wait()
 		err = c.closeOwned()
-		stopLRU(c.plans)
-		c.viewMu.Lock()
-		for _, fv := range c.views {
-			if fv.stopper != nil {
-				fv.stopper()
-			}
-		}
-		for _, fv := range c.retired {
-			fv.stopper()
-		}
-		c.viewMu.Unlock()
 		c.tel.close()
 	})
 	return err
@@ -321,8 +305,7 @@ func (c *Client) load(k viewKey) (*FeatureView, error) {
 	if fv == nil {
 		fv = &FeatureView{c: c, key: k}
 		if t := c.cfg.VectorCache.TTL; t > 0 {
-			fv.cache = expirable.NewLRU[string, cachedVector](c.cfg.VectorCache.Size, nil, t)
-			fv.stopper = func() { stopLRU(fv.cache) }
+			fv.cache = newTTLLRU[string, cachedVector](c.cfg.VectorCache.Size, t)
 		}
 		c.views[k] = fv
 	}
@@ -418,13 +401,6 @@ func (c *Client) forget(k viewKey) {
 	c.viewMu.Unlock()
 	if fv != nil && fv.cache != nil {
 		fv.cache.Purge()
-	}
-	// A handle callers still hold keeps its plan; its cache's timer is
-	// stopped at Close.
-	if fv != nil && fv.stopper != nil {
-		c.viewMu.Lock()
-		c.retired = append(c.retired, fv)
-		c.viewMu.Unlock()
 	}
 }
 

@@ -51,8 +51,9 @@
 //
 // # Plans and static stability
 //
-// Plans are cached for Config.PlanTTL (golang-lru expirable) and refreshed
-// in the background at half of it. A failed refresh keeps the last good
+// Plans are cached for Config.PlanTTL (a golang-lru cache whose TTL is
+// checked on read, so no goroutine runs per cache) and refreshed in the
+// background at half of it. A failed refresh keeps the last good
 // plan (logged, counted in tandem.featurestore.plan.refresh_errors): a
 // known view keeps serving however long metadata is down (DESIGN.md §5).
 // Concurrent loads of one view are coalesced (singleflight) and run on

@@ -104,11 +104,10 @@ func entry(aid int) map[string]any {
 // metadata store, an ACA serving which region is active, and real MariaDB
 // servers (each behind a fault proxy) holding the online tables.
 type env struct {
-	store  *hopsworkstest.Store
-	hw     map[region.ID]*hopsworkstest.Server
-	db     map[region.ID]*mariadbtest.Server
-	aca    *acaServer
-	hwKeys string
+	store *hopsworkstest.Store
+	hw    map[region.ID]*hopsworkstest.Server
+	db    map[region.ID]*mariadbtest.Server
+	aca   *acaServer
 }
 
 func newEnv(t testing.TB) *env { return newEnvOpts(t, mariadbtest.Options{Proxy: true}) }
