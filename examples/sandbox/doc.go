@@ -46,7 +46,7 @@
 //		_ = sb.KillRegion(sandbox.EU) // lookups go on from us
 //	}
 //
-// Start takes about 100 ms for 1k rows. Close the clients built on a
+// Start takes about 0.2 s with 1k rows. Close the clients built on a
 // sandbox before the sandbox itself.
 //
 // go-mysql-server logs every connection through the global logrus logger

@@ -77,7 +77,7 @@ type Sandbox struct {
 // Start starts both regions: their online stores (filled with the demo
 // feature view's rows), their Hopsworks REST servers (sharing replicated
 // metadata; EU active) and three ACA endpoints serving
-// {"active":"eu","secondary":"us"}. It takes about 100 ms. ctx bounds the
+// {"active":"eu","secondary":"us"}. It takes about 0.2 s. ctx bounds the
 // start only; the sandbox runs until Close.
 func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if opts.Rows == 0 {
