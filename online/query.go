@@ -117,8 +117,15 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 	return res, nil
 }
 
-// gap is how long after attempt i-1 started attempt i is hedged.
+// gap is how long after attempt i-1 started attempt i is hedged. An
+// ejected server is in the plan only as a last resort (every server of its
+// region is ejected): it is tried after a failure, never hedged to on a
+// timer, since a hedge to a dead region is refused at once and only costs
+// a dial.
 func (s *Store) gap(first *server, plan []*region.Server, i int) time.Duration {
+	if !plan[i].Health.Available() {
+		return -1
+	}
 	if d := s.cfg.Hedge.Delay; d > 0 {
 		return d
 	}

@@ -508,3 +508,30 @@ func TestBatch(t *testing.T) {
 		t.Fatalf("short key: %v", err)
 	}
 }
+
+func TestNoTimedHedgeToAnEjectedRegion(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	cfg.Hedge.Delay = time.Millisecond
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	if err := c.servers[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "eu to be ejected", func() bool {
+		_, _ = s.Query(ctxT(t, 3*time.Second), st, []any{1})
+		return serverState(s, "s0").String() == "ejected"
+	})
+	// us is slower than the 1 ms hedge delay; eu is dead and ejected: no
+	// read may hedge to it on the timer.
+	c.servers[1].Proxy().SetLatency(5 * time.Millisecond)
+	for i := range 20 {
+		res, err := s.Query(ctxT(t, 3*time.Second), st, []any{i + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Region != "us" || res.Hedged {
+			t.Fatalf("read %d: %s hedged=%v; a hedge went to the ejected region", i, res.Region, res.Hedged)
+		}
+	}
+}
