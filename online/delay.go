@@ -19,7 +19,7 @@ import (
 //
 //   - the tail beyond D is at most MaxRate of the samples (few hedges,
 //     whatever they win), or
-//   - at least half of the attempts still running at D run beyond
+//   - at least two thirds of the attempts still running at D run beyond
 //     D + rtt + 1ms, i.e. a hedge sent at D would most likely win by a
 //     margin: the tail is made of stalls, not of jitter.
 //
@@ -37,7 +37,7 @@ func adaptiveDelay(snap *region.Snapshot, rtt time.Duration, h HedgeConfig) time
 			d = c
 			return false
 		}
-		if w := snap.Tail(c + rtt + time.Millisecond); 2*w >= t {
+		if w := snap.Tail(c + rtt + time.Millisecond); 3*w >= 2*t {
 			d = c
 			return false
 		}

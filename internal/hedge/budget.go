@@ -15,7 +15,9 @@ type BudgetConfig struct {
 	// client can still hedge. Default: 10.
 	ReservePerSecond float64
 	// MaxTokens caps the bucket, so a long quiet period cannot buy a
-	// burst of hedges during a brownout. Default: 20.
+	// burst of hedges during a brownout, yet a burst of stalls (a CPU
+	// hiccup stalls every request in flight at once) is covered.
+	// Default: 50.
 	MaxTokens float64
 	// MaxConcurrent caps hedges in flight. Default: 16.
 	MaxConcurrent int
@@ -29,7 +31,7 @@ func (c BudgetConfig) normalize() BudgetConfig {
 		c.ReservePerSecond = 10
 	}
 	if c.MaxTokens <= 0 {
-		c.MaxTokens = 20
+		c.MaxTokens = 50
 	}
 	if c.MaxConcurrent <= 0 {
 		c.MaxConcurrent = 16

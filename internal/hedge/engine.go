@@ -117,6 +117,10 @@ type result[T any] struct {
 	err error
 }
 
+// maxBudgetRetries is how many times a hedge the budget refused is asked
+// for again, each after twice the previous wait.
+const maxBudgetRetries = 4
+
 // ErrNoTargets is returned by [Do] for a plan with no targets.
 var ErrNoTargets = errors.New("hedge: no targets to try")
 
@@ -180,6 +184,15 @@ func Do[T any](ctx context.Context, e *Engine, p Plan[T]) (T, Outcome, error) {
 
 	var timer *time.Timer
 	var timerC <-chan time.Time
+	var lastDelay time.Duration
+	reset := func(d time.Duration) {
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		timerC = timer.C
+	}
 	arm := func(next int) {
 		if next >= p.Targets || p.Delay == nil {
 			timerC = nil
@@ -190,13 +203,10 @@ func Do[T any](ctx context.Context, e *Engine, p Plan[T]) (T, Outcome, error) {
 			timerC = nil
 			return
 		}
-		if timer == nil {
-			timer = time.NewTimer(d)
-		} else {
-			timer.Reset(d)
-		}
-		timerC = timer.C
+		lastDelay = d
+		reset(d)
 	}
+	retries := 0
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -240,6 +250,16 @@ func Do[T any](ctx context.Context, e *Engine, p Plan[T]) (T, Outcome, error) {
 			}
 			if !e.budget.TryAcquire(time.Now()) {
 				out.Suppressed = true
+				// Every request deposits into the budget, so it may allow
+				// this hedge a little later: ask again after a growing
+				// wait, so an attempt that is truly stuck is still
+				// rescued, just later, while a burst of hedges stays
+				// capped.
+				if retries < maxBudgetRetries {
+					retries++
+					lastDelay = max(2*lastDelay, time.Millisecond)
+					reset(lastDelay)
+				}
 				continue
 			}
 			launch(next, true)

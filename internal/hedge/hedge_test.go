@@ -303,3 +303,23 @@ func TestInlineWhenNothingToHedge(t *testing.T) {
 		t.Fatalf("fatal inline: out %+v err %v", out, err)
 	}
 }
+
+func TestSuppressedHedgeIsAskedAgain(t *testing.T) {
+	// One token, refilled at 200/s: the second request's hedge is refused
+	// at first and allowed a few milliseconds later, well before the
+	// stalled primary would answer.
+	e := New(Config{Budget: BudgetConfig{Ratio: 0.0001, ReservePerSecond: 200, MaxTokens: 1, MaxConcurrent: 10}})
+	defer e.Close()
+	steps := []step{{sleep: 300 * time.Millisecond}, {}}
+	if _, out, err := Do(context.Background(), e, plan(steps, time.Millisecond, nil)); err != nil || out.Hedges != 1 {
+		t.Fatalf("first request: out %+v err %v", out, err)
+	}
+	start := time.Now()
+	v, out, err := Do(context.Background(), e, plan(steps, time.Millisecond, nil))
+	if err != nil || v != 1 || out.Hedges != 1 || !out.Suppressed {
+		t.Fatalf("second request: v %d out %+v err %v; want a hedge after a refusal", v, out, err)
+	}
+	if el := time.Since(start); el > 150*time.Millisecond {
+		t.Fatalf("took %v; the refused hedge was not asked for again", el)
+	}
+}
