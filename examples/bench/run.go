@@ -52,7 +52,7 @@ func (d *scenarioDef) result() *scenarioResult {
 // runSteady is S1, S2 and S7: a fault (or none) present for the whole run.
 func runSteady(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult, error) {
 	res := d.result()
-	res.cols = []string{"hedged", "cross-region hedges won"}
+	res.cols = []string{"hedged", "cross-region hedges won", "> 50 ms hedged / not", "hedge delay at end"}
 	if d.id == "S7" {
 		res.cols = append(res.cols, "served by eu-1/eu-2/us")
 	}
@@ -68,6 +68,7 @@ func runSteady(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult
 		}
 		rs.cells["hedged"] = pct(rs.hedged, rs.ok)
 		rs.cells["cross-region hedges won"] = fmt.Sprint(rs.hedgedUS)
+		rs.cells["> 50 ms hedged / not"] = fmt.Sprintf("%d / %d", rs.slowHedged, rs.slowUnhedged)
 		if d.id == "S7" {
 			rs.cells["served by eu-1/eu-2/us"] = fmt.Sprintf("%s / %s / %s", pct(rs.perServer["eu-1"], rs.ok), pct(rs.perServer["eu-2"], rs.ok), pct(rs.perServer["us-1"]+rs.perServer["us-2"], rs.ok))
 		}

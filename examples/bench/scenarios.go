@@ -23,8 +23,11 @@ type runStats struct {
 	hedged    int64
 	hedgedUS  int64 // hedged and served by us: a cross-region hedge won
 	extra     int64 // attempts beyond one per operation
-	perServer map[string]int64
-	srvReqs   int64 // requests the servers' proxies saw during the phase
+	// Operations slower than 50 ms, hedged or not: tells a late or
+	// suppressed hedge from a hedge that was slow itself.
+	slowHedged, slowUnhedged int64
+	perServer                map[string]int64
+	srvReqs                  int64 // requests the servers' proxies saw during the phase
 	// Scenario-specific cells, by column name.
 	cells map[string]string
 	// Second histogram for S5 (100 single lookups).
@@ -54,6 +57,13 @@ func (h *harness) summarize(name string, lr loadResult, srvReqs int64) *runStats
 			rs.hedged++
 			if e.onlyUS() {
 				rs.hedgedUS++
+			}
+		}
+		if e.lat > 50*time.Millisecond {
+			if e.hedged {
+				rs.slowHedged++
+			} else {
+				rs.slowUnhedged++
 			}
 		}
 		if e.attempts > 1 {
@@ -178,6 +188,13 @@ func (h *harness) measure(ctx context.Context, name string, p plan) (*runStats, 
 	monStop.Store(true)
 	monWG.Wait()
 	rs := h.summarize(c.name(), lr, h.cluster.requests()-reqs0)
+	if tc, ok := c.(*tandemClient); ok {
+		var parts []string
+		for _, s := range tc.st.Stats().Servers {
+			parts = append(parts, fmt.Sprintf("%s %s", s.Name, ms(s.HedgeDelay)))
+		}
+		rs.cells["hedge delay at end"] = strings.Join(parts, ", ")
+	}
 	return rs, m, mon, ctx.Err()
 }
 
