@@ -34,8 +34,8 @@ type Config struct {
 	// hangs cannot pile up connections and goroutines. Default: 16.
 	MaxOpenConns int
 	// MinIdleConns is how many connections per server are kept open and
-	// idle, so that a hedge or a failover never pays for a dial.
-	// Default: 2.
+	// idle, so that a hedge or a failover never pays for a dial (a dial to
+	// a region 20 ms away costs several round trips). Default: 4.
 	MinIdleConns int
 	// ConnMaxLifetime recycles connections, so none outlives a server-side
 	// wait_timeout (Hopsworks' clients hit exactly that, hopsworks-api#565).
@@ -121,7 +121,7 @@ func (c Config) normalize() (Config, error) {
 		c.MaxOpenConns = 16
 	}
 	if c.MinIdleConns <= 0 {
-		c.MinIdleConns = 2
+		c.MinIdleConns = 4
 	}
 	if c.MinIdleConns > c.MaxOpenConns {
 		c.MinIdleConns = c.MaxOpenConns

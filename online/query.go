@@ -29,6 +29,13 @@ type Result struct {
 	// it won); Attempts counts the attempts started.
 	Hedged   bool
 	Attempts int
+	// Attempt is the position in the plan of the attempt that served the
+	// read: 0 for the preferred server, 1 for the first hedge or failover
+	// (another server of the same region when it has one), and so on.
+	Attempt int
+	// Suppressed reports that a hedge was due but the hedge budget refused
+	// it at least once.
+	Suppressed bool
 	// Latency is the logical latency the caller saw.
 	Latency time.Duration
 }
@@ -106,7 +113,8 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 			return s.attempt(actx, s.servers[plan[i].Index], calls)
 		},
 	})
-	res := &Result{Rows: rows, Hedged: out.Hedged(), Attempts: out.Launched, Latency: time.Since(start)}
+	res := &Result{Rows: rows, Hedged: out.Hedged(), Attempts: out.Launched, Attempt: out.Winner,
+		Suppressed: out.Suppressed, Latency: time.Since(start)}
 	if out.Winner >= 0 {
 		res.Region, res.Server = plan[out.Winner].Region, plan[out.Winner].Name
 	}
