@@ -3,6 +3,7 @@ package online
 import (
 	"context"
 	"database/sql/driver"
+	"sync"
 	"time"
 
 	"github.com/tandemfs/tandem/region"
@@ -111,6 +112,7 @@ func (s *Store) warm(srv *server) {
 		if err := srv.db.PingContext(ctx); err == nil {
 			s.noteRTT(srv, time.Since(start))
 		}
+		s.warmStmts(srv)
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
@@ -141,6 +143,54 @@ func (s *Store) warm(srv *server) {
 		}
 		_ = cp.c.Close() // back to the pool
 	}
+	s.warmStmts(srv)
+}
+
+// warmStmts prepares the Store's statements on the warm connections of
+// srv. database/sql prepares a statement on a connection the first time it
+// runs there, so without this the first hedge to a remote server pays an
+// extra round trip (COM_STMT_PREPARE) on each connection it lands on. Each
+// statement runs MinIdleConns times at once with NULL arguments, which
+// match no row; against a remote server the round trip makes the runs
+// overlap, so they land on different connections. It runs again only when
+// the pool opened new connections or new statements appeared.
+func (s *Store) warmStmts(srv *server) {
+	s.stmtMu.Lock()
+	stmts := make([]*Stmt, 0, len(s.stmts))
+	for _, st := range s.stmts {
+		if !st.IsBatch() {
+			stmts = append(stmts, st)
+		}
+	}
+	s.stmtMu.Unlock()
+	gen := int64(len(stmts))
+	if srv.counting != nil {
+		gen += srv.counting.opened.Load() << 20
+	}
+	if len(stmts) == 0 || srv.stmtGen.Load() == gen {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, st := range stmts {
+		ps, err := st.on(ctx, srv)
+		if err != nil {
+			return
+		}
+		args := make([]any, st.info.params)
+		for range s.cfg.MinIdleConns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if rows, err := ps.QueryContext(ctx, args...); err == nil {
+					_ = rows.Close()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	srv.stmtGen.Store(gen)
 }
 
 type connPing struct {

@@ -53,6 +53,7 @@ type server struct {
 	softNs  atomic.Int64 // an attempt running longer is a soft failure
 	rttNs   atomic.Int64 // smoothed round trip of warm pings
 	warming atomic.Bool
+	stmtGen atomic.Int64 // what warmStmts last prepared: statements and connections
 }
 
 // New validates cfg and builds a Store. It does no I/O: pools dial lazily,

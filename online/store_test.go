@@ -535,3 +535,34 @@ func TestNoTimedHedgeToAnEjectedRegion(t *testing.T) {
 		}
 	}
 }
+
+func TestWarmPoolServesTheFirstRemoteHedgeInOneRoundTrip(t *testing.T) {
+	c := startCluster(t, 2)
+	const remote = 30 * time.Millisecond
+	c.servers[1].Proxy().SetLatency(remote)
+	cfg := c.config("eu", "eu", "us")
+	cfg.Hedge.Delay = time.Millisecond
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{1}); err != nil {
+		t.Fatal(err)
+	}
+	// The background loop warms us's pool and prepares the statement on
+	// its connections; no read has gone to us yet.
+	var us ServerStats
+	waitFor(t, 5*time.Second, "us to be warm with the statement prepared", func() bool {
+		us = s.Stats().Servers[1]
+		return us.Idle >= 4 && s.servers[1].stmtGen.Load() != 0
+	})
+	c.servers[0].Proxy().SetStall(1, 500*time.Millisecond)
+	start := time.Now()
+	res, err := s.Query(ctxT(t, 5*time.Second), st, []any{2})
+	if err != nil || res.Region != "us" {
+		t.Fatalf("res %+v err %v", res, err)
+	}
+	// One remote round trip (plus the 1 ms delay); a cold connection
+	// would add a dial and a handshake, an unprepared one a second trip.
+	if el := time.Since(start); el > remote+remote/2+10*time.Millisecond {
+		t.Fatalf("first remote hedge took %v; want about one %v round trip", el, remote)
+	}
+}
