@@ -115,17 +115,6 @@ func fill(ctx context.Context, n *node, entities int) error {
 	return n.srv.Exec(ctx, stmts...)
 }
 
-// local returns the servers of region r, in name order.
-func (c *cluster) region(r string) []*node {
-	var out []*node
-	for _, n := range c.nodes {
-		if n.region == r {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // reset lifts every fault and puts the remote delay back on us.
 func (c *cluster) reset() {
 	for _, n := range c.nodes {

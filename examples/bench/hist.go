@@ -53,16 +53,6 @@ func (h *hist) record(d time.Duration) {
 	h.max = max(h.max, v)
 }
 
-func (h *hist) merge(o *hist) {
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-	h.n += o.n
-	h.sum += o.sum
-	h.min = min(h.min, o.min)
-	h.max = max(h.max, o.max)
-}
-
 // quantile returns the q-quantile (0 ≤ q ≤ 1), as the upper edge of its
 // bucket, clamped to the exact maximum; 0 without samples.
 func (h *hist) quantile(q float64) time.Duration {
@@ -89,11 +79,4 @@ func (h *hist) maxDur() time.Duration {
 		return 0
 	}
 	return time.Duration(h.max)
-}
-
-func (h *hist) mean() time.Duration {
-	if h.n == 0 {
-		return 0
-	}
-	return time.Duration(h.sum / float64(h.n))
 }
