@@ -308,6 +308,12 @@ func (w *Watchdog) Run(ctx context.Context, fn func(ctx context.Context) error) 
 		case err := <-fnDone:
 			fnCancel()
 			fnCancel, fnDone = nil, nil
+			if ctx.Err() != nil {
+				// fn's context derives from ctx: it returned because Run's
+				// context ended, and select may pick this case first.
+				w.emit(Event{Kind: EventStopped, Reason: StopShutdown, Err: err})
+				return ctx.Err()
+			}
 			w.emit(Event{Kind: EventStopped, Reason: StopReturned, Err: err})
 			ph = phaseRestart
 			startTimer(w.cfg.RestartDelay)
