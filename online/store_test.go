@@ -126,7 +126,9 @@ func TestFatalErrorsDoNotHedge(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := c.config("eu", "eu", "us")
-	cfg.Hedge.Delay = time.Millisecond
+	// No hedge can fire by timer: a second attempt (on us) could only
+	// come from a failover, which a statement error must not trigger.
+	cfg.Hedge.Delay = 10 * time.Second
 	s := newStore(t, cfg)
 	for _, tc := range []struct {
 		name string
@@ -147,7 +149,7 @@ func TestFatalErrorsDoNotHedge(t *testing.T) {
 			}
 			var re *RegionError
 			if !errors.As(err, &re) || re.Region != "eu" {
-				t.Fatalf("err %v is not a RegionError from eu", err)
+				t.Fatalf("err %v is not a RegionError from eu: the error failed over", err)
 			}
 			if IsRetryable(err) {
 				t.Fatal("a statement error must not be retryable")
@@ -157,7 +159,7 @@ func TestFatalErrorsDoNotHedge(t *testing.T) {
 	t.Run("access denied", func(t *testing.T) {
 		cfg := c.config("eu", "eu", "us")
 		cfg.User, cfg.Password = "nobody", "pw"
-		cfg.Hedge.Delay = time.Millisecond
+		cfg.Hedge.Delay = 10 * time.Second
 		s2 := newStore(t, cfg)
 		st := mustPrepare(t, s2, qSingle) // fg_1: no grant
 		_, err := s2.Query(ctxT(t, 5*time.Second), st, []any{1})
