@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ID names a region, such as "eu" or "us". IDs compare case-insensitively
@@ -23,15 +25,21 @@ func ParseID(s string) (ID, error) {
 	if t == "" {
 		return "", fmt.Errorf("%w: empty", ErrInvalidID)
 	}
-	if len(t) > 64 {
-		return "", fmt.Errorf("%w: %d bytes, at most 64", ErrInvalidID, len(t))
+	if !utf8.ValidString(t) {
+		return "", fmt.Errorf("%w: %q is not valid UTF-8", ErrInvalidID, t)
 	}
 	for _, r := range t {
-		if r <= ' ' || r == 0x7f {
+		if r <= ' ' || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) {
 			return "", fmt.Errorf("%w: %q has a space or control character", ErrInvalidID, t)
 		}
 	}
-	return ID(strings.ToLower(t)), nil
+	// Lower-casing can change the length (some runes have longer lower
+	// forms), so the cap applies to the result: a parsed ID parses again.
+	l := strings.ToLower(t)
+	if len(l) > 64 {
+		return "", fmt.Errorf("%w: %d bytes, at most 64", ErrInvalidID, len(l))
+	}
+	return ID(l), nil
 }
 
 // Equal reports whether a and b name the same region, ignoring case.

@@ -2,6 +2,7 @@ package region
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -313,4 +314,26 @@ func TestSnapshotTailAndQuantile(t *testing.T) {
 			t.Fatalf("steps not ascending: %v", steps)
 		}
 	}
+}
+
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{"eu", " US ", "", "e u", "x\x00", "ÉU", "eu-west-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseID(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidID) || id != "" {
+				t.Fatalf("ParseID(%q) = %q, %v", s, id, err)
+			}
+			return
+		}
+		again, err := ParseID(string(id))
+		if err != nil || again != id {
+			t.Fatalf("ParseID is not idempotent on %q: %q, %v", id, again, err)
+		}
+		if !id.Equal(ID(s)) && !id.Equal(ID(strings.TrimSpace(s))) {
+			t.Fatalf("%q does not equal its input %q", id, s)
+		}
+	})
 }
