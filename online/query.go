@@ -97,7 +97,7 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 	}
 	start := time.Now()
 	var buf [4]*region.Server
-	plan := s.topo.Plan(s.clock.Now(), o.pin, buf[:0])
+	plan := s.topo.Plan(o.pin, buf[:0])
 	ctx, span := s.tel.start(ctx, len(calls))
 	noHedge := o.noHedge || s.cfg.Hedge.Disabled
 	first := s.servers[plan[0].Index]

@@ -188,7 +188,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if len(out) == 0 {
 		return nil
 	}
-	return fmt.Errorf("online: ping: %w", joinErrs(out))
+	return fmt.Errorf("online: ping: %w", errors.Join(out...))
 }
 
 // Close stops the background loop, waits for every attempt still running
@@ -294,5 +294,3 @@ func (s *Store) Stats() Stats {
 	}
 	return out
 }
-
-func joinErrs(errs []error) error { return errors.Join(errs...) }

@@ -85,7 +85,6 @@ type Health struct {
 	nextProbe   time.Time
 	probing     bool
 	probationOK int
-	ejectedAt   time.Time
 }
 
 // NewHealth returns the health of a healthy server.
@@ -163,7 +162,6 @@ func (h *Health) Failure(now time.Time) (ejected bool) {
 func (h *Health) ejectLocked(now time.Time) {
 	h.state.Store(int32(Ejected))
 	h.ejects.Add(1)
-	h.ejectedAt = now
 	h.nextProbe = now.Add(h.backoffLocked())
 	h.backoffs++
 	h.probing = false
@@ -210,15 +208,4 @@ func (h *Health) ProbeResult(now time.Time, ok bool) {
 	}
 	h.nextProbe = now.Add(h.backoffLocked())
 	h.backoffs++
-}
-
-// EjectedFor reports how long the server has been ejected at now (0 when
-// it is not ejected).
-func (h *Health) EjectedFor(now time.Time) time.Duration {
-	if State(h.state.Load()) != Ejected {
-		return 0
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return now.Sub(h.ejectedAt)
 }

@@ -220,18 +220,18 @@ func TestPlan(t *testing.T) {
 	if topo.Local() != "eu" || topo.Regions()[0] != "eu" {
 		t.Fatalf("local %q regions %v", topo.Local(), topo.Regions())
 	}
-	p := topo.Plan(t0, "", nil)
+	p := topo.Plan("", nil)
 	if len(p) != 3 || p[0].Region != "eu" || p[1].Region != "eu" || p[0] == p[1] || p[2].Name != "us1" {
 		t.Fatalf("healthy plan %v, want two eu servers then us1", names(p))
 	}
 	eu := topo.RegionServers("eu")
 	eu[0].Health.Failure(t0)
-	p = topo.Plan(t0, "", nil)
+	p = topo.Plan("", nil)
 	if len(p) != 2 || p[0].Name != "eu2" || p[1].Name != "us1" {
 		t.Fatalf("one eu server ejected: plan %v, want [eu2 us1]", names(p))
 	}
 	eu[1].Health.Failure(t0)
-	p = topo.Plan(t0, "", nil)
+	p = topo.Plan("", nil)
 	if len(p) != 2 || p[0].Name != "us1" || p[1].Region != "eu" {
 		t.Fatalf("eu ejected: plan %v, want us1 first, then an eu server", names(p))
 	}
@@ -239,15 +239,15 @@ func TestPlan(t *testing.T) {
 		t.Fatal("eu has no available server")
 	}
 	topo.RegionServers("us")[0].Health.Failure(t0)
-	p = topo.Plan(t0, "", nil)
+	p = topo.Plan("", nil)
 	if len(p) != 2 || p[0].Region != "eu" || p[1].Region != "us" {
 		t.Fatalf("all ejected: plan %v, want both regions, local first", names(p))
 	}
-	p = topo.Plan(t0, "us", nil)
+	p = topo.Plan("us", nil)
 	if len(p) != 1 || p[0].Name != "us1" {
 		t.Fatalf("pinned plan %v", names(p))
 	}
-	if p := topo.Plan(t0, "ap", nil); len(p) != 0 {
+	if p := topo.Plan("ap", nil); len(p) != 0 {
 		t.Fatalf("unknown pin planned %v", names(p))
 	}
 }
@@ -258,7 +258,7 @@ func TestPickSpreadsByInFlight(t *testing.T) {
 	a.Health.Begin()
 	a.Health.Begin()
 	for i := 0; i < 50; i++ {
-		if p := topo.Plan(t0, "", nil); p[0].Name != "b" {
+		if p := topo.Plan("", nil); p[0].Name != "b" {
 			t.Fatalf("picked %s with more in flight", p[0].Name)
 		}
 	}

@@ -52,9 +52,6 @@ func NewSketch(slots int, slotWidth time.Duration) *Sketch {
 	return &Sketch{slotNanos: int64(slotWidth), slots: make([]sketchSlot, slots)}
 }
 
-// Window is the span of time the sketch's quantiles cover.
-func (s *Sketch) Window() time.Duration { return time.Duration(s.slotNanos * int64(len(s.slots))) }
-
 func bucketOf(d time.Duration) int {
 	us := uint64(d / time.Microsecond)
 	if us < subCount {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"time"
 )
 
 // ErrInvalidTopology reports a topology that cannot route anything.
@@ -170,8 +169,7 @@ func pick(list []*Server, except *Server) *Server {
 // a region is available, that region's servers are still planned after
 // the others, so a caller always has something to try (both regions sick:
 // try both).
-func (t *Topology) Plan(now time.Time, pin ID, buf []*Server) []*Server {
-	_ = now
+func (t *Topology) Plan(pin ID, buf []*Server) []*Server {
 	if pin != "" {
 		list := t.RegionServers(pin)
 		if list == nil {
