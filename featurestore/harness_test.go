@@ -16,6 +16,7 @@ import (
 	"github.com/tandemfs/tandem/featurestore"
 	"github.com/tandemfs/tandem/internal/hopsworkstest"
 	"github.com/tandemfs/tandem/internal/mariadbtest"
+	"github.com/tandemfs/tandem/internal/testutil"
 	"github.com/tandemfs/tandem/region"
 )
 
@@ -204,23 +205,11 @@ func mustView(t testing.TB, c *featurestore.Client, name string, version int) *f
 	return fv
 }
 
-// ctxT is a bounded context for one step of a test.
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t testing.TB, d time.Duration) context.Context { return testutil.Context(t, d) }
 
-// waitFor polls cond until it holds or the bound passes.
-func waitFor(t testing.TB, bound time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", bound, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, d, what, cond)
 }
 
 // acaServer is an httptest ACA endpoint serving a state a test can flip.

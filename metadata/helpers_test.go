@@ -11,6 +11,7 @@ import (
 
 	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/internal/hopsworkstest"
+	"github.com/tandemfs/tandem/internal/testutil"
 	"github.com/tandemfs/tandem/region"
 )
 
@@ -162,22 +163,9 @@ func merchantsView() hopsworkstest.FeatureViewDef {
 	}
 }
 
-// ctxT is a context bounded for one test step.
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t testing.TB) context.Context { return testutil.Context(t, 10*time.Second) }
 
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, d, "the condition", cond)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/internal/flighttest"
+	"github.com/tandemfs/tandem/internal/testutil"
 	"github.com/tandemfs/tandem/offline"
 	"github.com/tandemfs/tandem/region"
 	"go.uber.org/goleak"
@@ -54,13 +55,7 @@ func testRecords(mem memory.Allocator) []arrow.RecordBatch {
 	return recs
 }
 
-// ctxT returns a context that ends with the test or after d, so no wait in a
-// test is unbounded.
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t testing.TB, d time.Duration) context.Context { return testutil.Context(t, d) }
 
 // queryLog is a QuerySource that records which region each batch query
 // came from and delegates to a signing source.

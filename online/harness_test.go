@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tandemfs/tandem/internal/mariadbtest"
+	"github.com/tandemfs/tandem/internal/testutil"
 	"github.com/tandemfs/tandem/region"
 )
 
@@ -108,23 +109,11 @@ func mustPrepare(t testing.TB, s *Store, q string) *Stmt {
 	return st
 }
 
-// ctxT is a bounded context for one step of a test.
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t testing.TB, d time.Duration) context.Context { return testutil.Context(t, d) }
 
-// waitFor polls cond until it holds or the bound passes.
-func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", bound, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, d, what, cond)
 }
 
 func serverState(s *Store, name string) region.State {
