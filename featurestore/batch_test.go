@@ -32,8 +32,10 @@ func TestBatch500(t *testing.T) {
 	if len(b.Vectors) != len(entries) {
 		t.Fatalf("%d vectors for %d entries", len(b.Vectors), len(entries))
 	}
-	if b.Region != "eu" || b.MixedRegions || b.Unmatched != 0 {
-		t.Fatalf("batch region %q mixed=%v unmatched=%d", b.Region, b.MixedRegions, b.Unmatched)
+	// eu serves the batch unless a hedge won (cold pools on a loaded
+	// machine); either way it comes from one region.
+	if (b.Region != "eu" && !b.Hedged) || b.MixedRegions || b.Unmatched != 0 {
+		t.Fatalf("batch region %q hedged=%v mixed=%v unmatched=%d", b.Region, b.Hedged, b.MixedRegions, b.Unmatched)
 	}
 	missing := 0
 	for i, en := range entries {

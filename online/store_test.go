@@ -13,7 +13,13 @@ import (
 
 func TestQueryDecodesTypes(t *testing.T) {
 	c := startCluster(t, 2)
-	s := newStore(t, c.config("eu", "eu", "us"))
+	cfg := c.config("eu", "eu", "us")
+	// The first read dials and prepares on a cold pool; on a loaded
+	// machine that can outlast the adaptive delay's 10 ms ceiling, and a
+	// hedge from us is right then. This test is about decoding and the
+	// local preference, so no hedge fires on the timer.
+	cfg.Hedge.Delay = 10 * time.Second
+	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qTypes)
 	res, err := s.Query(ctxT(t, 5*time.Second), st, []any{int64(7)})
 	if err != nil {

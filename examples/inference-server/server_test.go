@@ -135,7 +135,10 @@ func TestPredict(t *testing.T) {
 		if resp.Features["cc_num"] != float64(sandbox.FirstKey+int64(i)) {
 			t.Errorf("entity %d: features are of cc_num %v", i, resp.Features["cc_num"])
 		}
-		if resp.Region != "eu" || resp.Features["replica"] != "eu" || resp.Hedged == nil || resp.Model != model.Name {
+		// eu serves unless a hedge won (a loaded machine can hold the
+		// first attempt past the delay); the features always come from
+		// the region that served them.
+		if resp.Hedged == nil || (resp.Region != "eu" && !*resp.Hedged) || resp.Features["replica"] != resp.Region || resp.Model != model.Name {
 			t.Errorf("entity %d: region %q replica %v hedged %v model %q", i, resp.Region, resp.Features["replica"], resp.Hedged, resp.Model)
 		}
 		scores[resp.Score] = true
