@@ -1,0 +1,196 @@
+package hedge
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// inlinePlan is plan with attempt 0 on the caller's goroutine: it ends at
+// once when interrupted, as a read whose socket deadline was pulled in.
+func inlinePlan(steps []step, delay time.Duration, interrupts *atomic.Int64, caller *atomic.Bool) Plan[int] {
+	p := plan(steps, delay, nil)
+	intr := make(chan struct{})
+	var once atomic.Bool
+	p.Inline = true
+	p.Interrupt = func() {
+		interrupts.Add(1)
+		if once.CompareAndSwap(false, true) {
+			close(intr)
+		}
+	}
+	inner := p.Attempt
+	p.Attempt = func(ctx context.Context, i int) (int, error) {
+		if i != 0 {
+			return inner(ctx, i)
+		}
+		caller.Store(true)
+		select {
+		case <-time.After(steps[0].sleep):
+			return 0, steps[0].err
+		case <-intr:
+			return 0, errors.New("interrupted")
+		}
+	}
+	return p
+}
+
+func TestDoInline(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		steps          []step
+		delay          time.Duration
+		wantV          int
+		wantErr        error
+		wantLaunch     int
+		wantHedges     int
+		wantInterrupts int64
+		maxElapsed     time.Duration
+	}{
+		{"fast primary, no hedge", []step{{sleep: 0}, {sleep: 0}}, 50 * time.Millisecond, 0, nil, 1, 0, 0, 40 * time.Millisecond},
+		{"slow primary, hedge wins and interrupts it", []step{{sleep: time.Second}, {sleep: 0}}, 10 * time.Millisecond, 1, nil, 2, 1, 1, 500 * time.Millisecond},
+		{"transient error fails over at once", []step{{err: errTransient}, {sleep: 0}}, time.Second, 1, nil, 2, 0, 0, 500 * time.Millisecond},
+		{"fatal error, no hedge", []step{{err: errFatal}, {sleep: 0}}, time.Second, 0, errFatal, 1, 0, 0, 500 * time.Millisecond},
+		{"all transient", []step{{err: errTransient}, {err: errTransient}}, time.Second, 0, errTransient, 2, 0, 0, 500 * time.Millisecond},
+		{"negative delay never hedges", []step{{sleep: 30 * time.Millisecond}, {sleep: 0}}, -1, 0, nil, 1, 0, 0, 500 * time.Millisecond},
+		{"three targets, two hedges", []step{{sleep: time.Second}, {sleep: time.Second}, {sleep: 0}}, 5 * time.Millisecond, 2, nil, 3, 2, 1, 500 * time.Millisecond},
+		{"hedge fails fatally while primary runs", []step{{sleep: time.Second}, {err: errFatal}}, 5 * time.Millisecond, 0, errFatal, 2, 1, 1, 500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{AttemptTimeout: 2 * time.Second})
+			defer e.Close()
+			var interrupts atomic.Int64
+			var caller atomic.Bool
+			start := time.Now()
+			v, out, err := Do(context.Background(), e, inlinePlan(tc.steps, tc.delay, &interrupts, &caller))
+			el := time.Since(start)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && v != tc.wantV {
+				t.Fatalf("value %d, want %d", v, tc.wantV)
+			}
+			if out.Launched != tc.wantLaunch || out.Hedges != tc.wantHedges {
+				t.Fatalf("outcome %+v, want launched %d hedges %d", out, tc.wantLaunch, tc.wantHedges)
+			}
+			if n := interrupts.Load(); n != tc.wantInterrupts {
+				t.Fatalf("attempt 0 interrupted %d times, want %d", n, tc.wantInterrupts)
+			}
+			if !caller.Load() {
+				t.Fatal("attempt 0 did not run")
+			}
+			if el > tc.maxElapsed {
+				t.Fatalf("took %v, want ≤ %v", el, tc.maxElapsed)
+			}
+		})
+	}
+}
+
+// goid is the current goroutine's ID, from the header of its stack trace.
+func goid() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	f := strings.Fields(string(buf))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// TestInlineRunsOnTheCallersGoroutine: attempt 0 of an Inline plan runs
+// on the goroutine that called Do; without Inline it runs on a worker.
+func TestInlineRunsOnTheCallersGoroutine(t *testing.T) {
+	e := New(Config{})
+	defer e.Close()
+	for _, inline := range []bool{true, false} {
+		var ran string
+		p := Plan[int]{
+			Targets:   2,
+			Delay:     func(int) time.Duration { return time.Second },
+			Inline:    inline,
+			Interrupt: func() {},
+			Attempt: func(context.Context, int) (int, error) {
+				ran = goid()
+				return 1, nil
+			},
+		}
+		if _, out, err := Do(context.Background(), e, p); err != nil || out.Winner != 0 {
+			t.Fatalf("out %+v err %v", out, err)
+		}
+		if same := ran == goid(); same != inline {
+			t.Fatalf("inline=%v: attempt ran on goroutine %s, caller is %s", inline, ran, goid())
+		}
+	}
+}
+
+// TestInlineCallerCancel: the caller's cancel interrupts the inline
+// attempt, Do returns the context's error at once, and no failover is
+// started for the interrupted attempt.
+func TestInlineCallerCancel(t *testing.T) {
+	e := New(Config{})
+	defer e.Close()
+	var interrupts atomic.Int64
+	var caller atomic.Bool
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
+	start := time.Now()
+	_, out, err := Do(ctx, e, inlinePlan([]step{{sleep: time.Second}, {}}, time.Second, &interrupts, &caller))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if el := time.Since(start); el > 300*time.Millisecond {
+		t.Fatalf("cancelled request returned after %v", el)
+	}
+	if interrupts.Load() != 1 || out.Launched != 1 {
+		t.Fatalf("interrupts %d, outcome %+v: want one interrupt and no failover", interrupts.Load(), out)
+	}
+}
+
+// TestInlineWinnerIsNotInterrupted: attempt 0 that wins is never
+// interrupted, also when a hedge was sent and is still running.
+func TestInlineWinnerIsNotInterrupted(t *testing.T) {
+	e := New(Config{})
+	defer e.Close()
+	var interrupts atomic.Int64
+	var caller atomic.Bool
+	v, out, err := Do(context.Background(), e, inlinePlan([]step{{sleep: 30 * time.Millisecond}, {sleep: 200 * time.Millisecond}}, 5*time.Millisecond, &interrupts, &caller))
+	if err != nil || v != 0 || !out.Hedged() || out.Winner != 0 {
+		t.Fatalf("v %d out %+v err %v", v, out, err)
+	}
+	e.Wait()
+	if interrupts.Load() != 0 {
+		t.Fatal("the winning inline attempt was interrupted")
+	}
+}
+
+// BenchmarkDoHedgeable compares a request that could hedge (two targets,
+// a delay that never expires) with attempt 0 on a worker and inline.
+func BenchmarkDoHedgeable(b *testing.B) {
+	for _, inline := range []bool{false, true} {
+		name := "worker"
+		if inline {
+			name = "inline"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := New(Config{SelfBounded: true})
+			defer e.Close()
+			p := Plan[int]{
+				Targets:   2,
+				Delay:     func(int) time.Duration { return time.Second },
+				Inline:    inline,
+				Interrupt: func() {},
+				Attempt:   func(context.Context, int) (int, error) { return 1, nil },
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := Do(context.Background(), e, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
