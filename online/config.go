@@ -221,6 +221,21 @@ func (c *Config) mysqlConfig(s ServerConfig) *mysql.Config {
 	return m
 }
 
+// interruptible reports whether the Store can dial m's connections
+// through sockets it can interrupt: its own dial function or a plain
+// network. A network registered with mysql.RegisterDialContext is dialled
+// by the driver's registry, which a Store cannot wrap.
+func interruptible(m *mysql.Config) bool {
+	if m.DialFunc != nil {
+		return true
+	}
+	switch m.Net {
+	case "", "tcp", "tcp4", "tcp6", "unix":
+		return true
+	}
+	return false
+}
+
 // Option injects dependencies: telemetry providers, a logger, a ready
 // *sql.DB, a clock.
 type Option func(*options)

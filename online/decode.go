@@ -37,16 +37,22 @@ func planFor(rows *sql.Rows) (*decodePlan, error) {
 	p := &decodePlan{cols: make([]string, len(cts)), kinds: make([]colKind, len(cts))}
 	for i, ct := range cts {
 		p.cols[i] = ct.Name()
-		switch t := strings.ToUpper(ct.DatabaseTypeName()); {
-		case t == "DECIMAL" || t == "NEWDECIMAL":
-			p.kinds[i] = kindDecimal
-		case strings.HasPrefix(t, "UNSIGNED"):
-			p.kinds[i] = kindUnsigned
-		case strings.Contains(t, "CHAR") || strings.Contains(t, "TEXT") || t == "ENUM" || t == "SET" || t == "JSON" || t == "TIME":
-			p.kinds[i] = kindString
-		}
+		p.kinds[i] = kindOf(strings.ToUpper(ct.DatabaseTypeName()))
 	}
 	return p, nil
+}
+
+// kindOf maps a driver's upper-case database type name to a decoding.
+func kindOf(t string) colKind {
+	switch {
+	case t == "DECIMAL" || t == "NEWDECIMAL":
+		return kindDecimal
+	case strings.HasPrefix(t, "UNSIGNED"):
+		return kindUnsigned
+	case strings.Contains(t, "CHAR") || strings.Contains(t, "TEXT") || t == "ENUM" || t == "SET" || t == "JSON" || t == "TIME":
+		return kindString
+	}
+	return kindAsIs
 }
 
 func decodeAll(rows *sql.Rows, st *Stmt) (*Rows, error) {

@@ -27,6 +27,9 @@ var (
 	// ErrArgCount reports a call whose number of arguments does not match
 	// the statement's placeholders.
 	ErrArgCount = errors.New("online: wrong number of arguments")
+	// ErrArgType reports an argument the driver cannot send (a struct, a
+	// map, a channel…).
+	ErrArgType = errors.New("online: unsupported argument type")
 	// ErrUnknownRegion reports a pinned region that is not in the topology.
 	ErrUnknownRegion = errors.New("online: unknown region")
 )
@@ -81,7 +84,7 @@ func classify(err error) hedge.Class {
 		}
 		return hedge.Fatal
 	}
-	if errors.Is(err, ErrArgCount) || errors.Is(err, ErrInvalidStatement) {
+	if errors.Is(err, ErrArgCount) || errors.Is(err, ErrArgType) || errors.Is(err, ErrInvalidStatement) {
 		return hedge.Fatal
 	}
 	return hedge.Transient
@@ -106,7 +109,7 @@ func blamesServer(err error) bool {
 // (syntax, access denied, unknown table) and for misuse (wrong arguments,
 // closed store).
 func IsRetryable(err error) bool {
-	if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrArgCount) ||
+	if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrArgCount) || errors.Is(err, ErrArgType) ||
 		errors.Is(err, ErrInvalidStatement) || errors.Is(err, ErrUnknownRegion) ||
 		errors.Is(err, ErrInvalidConfig) || errors.Is(err, context.Canceled) {
 		return false

@@ -2,6 +2,7 @@ package online
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"sync"
 	"time"
@@ -60,15 +61,29 @@ func (s *Store) refreshDelays(now time.Time, snap *region.Snapshot) {
 	for _, srv := range s.servers {
 		srv.rs.Health.Latency().Snapshot(now, snap)
 		srv.softNs.Store(int64(softThreshold(snap, h)))
-		if h.Delay > 0 {
-			continue
+		if h.Delay <= 0 {
+			// The hedge after an attempt here goes to another server of
+			// the same region if there is one, otherwise to the nearest
+			// other region: use that target's round trip.
+			rtt := s.hedgeTargetRTT(srv)
+			srv.hedgeNs.Store(int64(adaptiveDelay(snap, rtt, h)))
 		}
-		// The hedge after an attempt here goes to another server of the
-		// same region if there is one, otherwise to the nearest other
-		// region: use that target's round trip.
-		rtt := s.hedgeTargetRTT(srv)
-		srv.hedgeNs.Store(int64(adaptiveDelay(snap, rtt, h)))
+		srv.inline.Store(srv.conn != nil && srv.conn.socks && !h.CancelLosers && rarelyHedged(snap, time.Duration(srv.hedgeNs.Load())))
 	}
+}
+
+// Reads on the caller's goroutine (conn.go) pay a connection for every
+// hedge that wins against them. They are used on a server only while its
+// recent attempts say hedges are rare: at least inlineMinSamples of them,
+// and at most inlineMaxTail running past the hedge delay.
+const (
+	inlineMinSamples = 200
+	inlineMaxTail    = 0.01
+)
+
+func rarelyHedged(snap *region.Snapshot, delay time.Duration) bool {
+	n := snap.Total()
+	return n >= inlineMinSamples && float64(snap.Tail(delay)) <= inlineMaxTail*float64(n)
 }
 
 func (s *Store) hedgeTargetRTT(srv *server) time.Duration {
@@ -164,14 +179,20 @@ func (s *Store) warmStmts(srv *server) {
 	}
 	s.stmtMu.Unlock()
 	gen := int64(len(stmts))
-	if srv.counting != nil {
-		gen += srv.counting.opened.Load() << 20
+	if srv.conn != nil {
+		gen += srv.conn.opened.Load() << 20
 	}
 	if len(stmts) == 0 || srv.stmtGen.Load() == gen {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
 	defer cancel()
+	if srv.conn != nil && srv.conn.socks {
+		if s.prepareHeld(ctx, srv, stmts) {
+			srv.stmtGen.Store(gen)
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	for _, st := range stmts {
 		ps, err := st.on(ctx, srv)
@@ -191,6 +212,55 @@ func (s *Store) warmStmts(srv *server) {
 	}
 	wg.Wait()
 	srv.stmtGen.Store(gen)
+}
+
+// prepareHeld holds MinIdleConns connections of srv's pool at once and
+// prepares every statement in stmts on each that lacks it, in the
+// connection's own statement cache (held.go). It reports whether all of
+// them succeeded.
+func (s *Store) prepareHeld(ctx context.Context, srv *server, stmts []*Stmt) bool {
+	held := make(chan *sql.Conn, s.cfg.MinIdleConns)
+	for range s.cfg.MinIdleConns {
+		go func() {
+			c, err := srv.db.Conn(ctx)
+			if err != nil {
+				c = nil
+			}
+			held <- c
+		}()
+	}
+	ok := true
+	for range s.cfg.MinIdleConns {
+		c := <-held
+		if c == nil {
+			ok = false
+			continue
+		}
+		err := c.Raw(func(dc any) error {
+			pc := srv.conn.lookup(dc)
+			if pc == nil {
+				return errNotPooled
+			}
+			prep, can := dc.(driver.ConnPrepareContext)
+			if !can {
+				return errNotPooled
+			}
+			for _, st := range stmts {
+				if _, done := pc.stmts[st]; done {
+					continue
+				}
+				ds, err := prep.PrepareContext(ctx, st.query)
+				if err != nil {
+					return err
+				}
+				pc.stmts[st] = ds
+			}
+			return nil
+		})
+		ok = ok && err == nil
+		_ = c.Close()
+	}
+	return ok
 }
 
 type connPing struct {
@@ -219,7 +289,7 @@ func (s *Store) probe(srv *server) {
 	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProbeTimeout)
 	defer cancel()
-	ok := probeOnce(ctx, srv.connector) == nil
+	ok := probeOnce(ctx, srv.probes) == nil
 	if s.ctx.Err() != nil {
 		ok = false
 	}

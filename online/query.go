@@ -101,18 +101,24 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 	ctx, span := s.tel.start(ctx, len(calls))
 	noHedge := o.noHedge || s.cfg.Hedge.Disabled
 	first := s.servers[plan[0].Index]
-	var delay func(int) time.Duration
+	hp := hedge.Plan[[]*Rows]{Targets: len(plan), Classify: classify}
+	var ir *interruptor
 	if !noHedge {
-		delay = func(i int) time.Duration { return s.gap(first, plan, i) }
+		hp.Delay = func(i int) time.Duration { return s.gap(first, plan, i) }
+		// A server that is rarely hedged reads on the caller's goroutine
+		// (see conn.go).
+		if len(plan) > 1 && first.inline.Load() {
+			ir = &interruptor{}
+			hp.Inline, hp.Interrupt = true, ir.fire
+		}
 	}
-	rows, out, err := hedge.Do(ctx, s.engine, hedge.Plan[[]*Rows]{
-		Targets:  len(plan),
-		Classify: classify,
-		Delay:    delay,
-		Attempt: func(actx context.Context, i int) ([]*Rows, error) {
-			return s.attempt(actx, s.servers[plan[i].Index], calls)
-		},
-	})
+	hp.Attempt = func(actx context.Context, i int) ([]*Rows, error) {
+		if i == 0 {
+			return s.attempt(actx, first, calls, ir)
+		}
+		return s.attempt(actx, s.servers[plan[i].Index], calls, nil)
+	}
+	rows, out, err := hedge.Do(ctx, s.engine, hp)
 	res := &Result{Rows: rows, Hedged: out.Hedged(), Attempts: out.Launched, Attempt: out.Winner,
 		Suppressed: out.Suppressed, Latency: time.Since(start)}
 	if out.Winner >= 0 {
@@ -151,23 +157,29 @@ func (s *Store) gap(first *server, plan []*region.Server, i int) time.Duration {
 // server's health. An attempt that runs beyond the server's soft threshold
 // counts as a failure at that moment, long before any timeout, so a
 // blackholed server is ejected within tens of milliseconds.
-func (s *Store) attempt(ctx context.Context, srv *server, calls []Call) ([]*Rows, error) {
+//
+// ir, if set, can interrupt the attempt (it runs on the caller's
+// goroutine); an interrupted attempt is a loser the Store cut short, not
+// a failure of the server.
+func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *interruptor) ([]*Rows, error) {
 	h := srv.rs.Health
 	h.Begin()
 	defer h.End()
 	start := time.Now()
 	var soft atomic.Bool
-	t := time.AfterFunc(time.Duration(srv.softNs.Load()), func() {
+	t := s.engine.AfterFunc(time.Duration(srv.softNs.Load()), func() {
 		soft.Store(true)
 		if h.Failure(s.clock.Now()) {
 			s.ejected(srv, "slow attempts")
 		}
 	})
-	rows, err := s.runCalls(ctx, srv, calls)
+	rows, err := s.runCalls(ctx, srv, calls, ir)
 	t.Stop()
 	now := s.clock.Now()
 	el := time.Since(start)
 	switch {
+	case err != nil && ir.interrupted():
+		return nil, &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "query", Err: errInterrupted}
 	case err == nil:
 		h.Success(now, el)
 	case blamesServer(err) && !soft.Load():
@@ -187,10 +199,10 @@ func (s *Store) ejected(srv *server, why string) {
 	s.tel.ejected(srv)
 }
 
-func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call) ([]*Rows, error) {
+func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *interruptor) ([]*Rows, error) {
 	out := make([]*Rows, len(calls))
 	if len(calls) == 1 {
-		r, err := s.runOne(ctx, srv, calls[0])
+		r, err := s.runOne(ctx, srv, calls[0], ir)
 		out[0] = r
 		return out, err
 	}
@@ -200,10 +212,10 @@ func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call) ([]*Row
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = s.runOne(ctx, srv, calls[i])
+			out[i], errs[i] = s.runOne(ctx, srv, calls[i], ir)
 		}()
 	}
-	out[0], errs[0] = s.runOne(ctx, srv, calls[0])
+	out[0], errs[0] = s.runOne(ctx, srv, calls[0], ir)
 	wg.Wait()
 	// A fatal error (the statement's fault) wins over a transient one, so
 	// the request is not retried elsewhere in vain.
@@ -225,7 +237,13 @@ func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call) ([]*Row
 	return out, nil
 }
 
-func (s *Store) runOne(ctx context.Context, srv *server, c Call) (*Rows, error) {
+// runOne runs one call on srv. On a pool the Store opened, it runs at the
+// driver's level on a connection it holds, with the statement prepared on
+// that connection; on a pool given with WithDB, through database/sql.
+func (s *Store) runOne(ctx context.Context, srv *server, c Call, ir *interruptor) (*Rows, error) {
+	if srv.conn != nil && srv.conn.socks {
+		return s.runHeld(ctx, srv, c, ir)
+	}
 	ps, err := c.Stmt.on(ctx, srv)
 	if err != nil {
 		return nil, err

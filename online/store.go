@@ -43,16 +43,20 @@ type Store struct {
 
 // server is one MySQL server: its pool, health and tuned delays.
 type server struct {
-	rs        *region.Server
-	db        *sql.DB
-	owned     bool
-	connector driver.Connector // for probes on fresh connections
-	counting  *countingConnector
+	rs     *region.Server
+	db     *sql.DB
+	owned  bool
+	probes driver.Connector // for probes on fresh connections
+	conn   *connector       // the pool's, nil for a pool given with WithDB
 
 	hedgeNs atomic.Int64 // adaptive hedge delay after an attempt here
 	softNs  atomic.Int64 // an attempt running longer is a soft failure
 	rttNs   atomic.Int64 // smoothed round trip of warm pings
 	warming atomic.Bool
+	// inline says reads whose first attempt is here run it on the
+	// caller's goroutine: the pool's connections can be interrupted and
+	// the server is rarely hedged (see conn.go).
+	inline  atomic.Bool
 	stmtGen atomic.Int64 // what warmStmts last prepared: statements and connections
 }
 
@@ -108,6 +112,10 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 	for _, rs := range topo.Servers() {
 		sc := byName[rs.Name]
 		mc := cfg.mysqlConfig(sc)
+		socks := interruptible(mc)
+		if socks {
+			mc.DialFunc = dialFunc(mc.DialFunc)
+		}
 		conn, err := mysql.NewConnector(mc)
 		if err != nil {
 			s.closePools()
@@ -120,12 +128,12 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 			s.closePools()
 			return nil, fmt.Errorf("%w: server %q: %w", ErrInvalidConfig, rs.Name, err)
 		}
-		srv := &server{rs: rs, connector: probeConn}
+		srv := &server{rs: rs, probes: probeConn}
 		if db, ok := o.dbs[rs.Name]; ok && db != nil {
 			srv.db = db
 		} else {
-			srv.counting = &countingConnector{Connector: conn}
-			srv.db = sql.OpenDB(srv.counting)
+			srv.conn = &connector{Connector: conn, socks: socks}
+			srv.db = sql.OpenDB(srv.conn)
 			srv.owned = true
 			// Pool sizes are set on purpose (DESIGN.md §4, lessons): a
 			// hard cap so a hung server cannot take unbounded connections,
@@ -228,22 +236,6 @@ func (s *Store) closePools() error {
 	return nil
 }
 
-// countingConnector counts the connections a pool opens, so the Store can
-// report how many were discarded (opened minus open minus those the pool
-// closed on purpose). A loser cancelled mid-query costs one.
-type countingConnector struct {
-	driver.Connector
-	opened atomic.Int64
-}
-
-func (c *countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err == nil {
-		c.opened.Add(1)
-	}
-	return conn, err
-}
-
 // ServerStats describes one server.
 type ServerStats struct {
 	Region region.ID
@@ -286,8 +278,8 @@ func (s *Store) Stats() Stats {
 			HedgeDelay: time.Duration(srv.hedgeNs.Load()),
 			Open:       st.OpenConnections, Idle: st.Idle, InUse: st.InUse,
 		}
-		if srv.counting != nil {
-			ss.Opened = srv.counting.opened.Load()
+		if srv.conn != nil {
+			ss.Opened = srv.conn.opened.Load()
 			ss.Discarded = ss.Opened - int64(st.OpenConnections) - st.MaxIdleClosed - st.MaxIdleTimeClosed - st.MaxLifetimeClosed
 		}
 		out.Servers = append(out.Servers, ss)

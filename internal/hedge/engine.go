@@ -51,6 +51,7 @@ type Engine struct {
 	budget  *Budget
 	wg      sync.WaitGroup
 	workers *workers
+	sched   *scheduler // hedge timers
 }
 
 // New returns an engine.
@@ -58,7 +59,7 @@ func New(cfg Config) *Engine {
 	if cfg.AttemptTimeout <= 0 {
 		cfg.AttemptTimeout = 2 * time.Second
 	}
-	return &Engine{cfg: cfg, budget: NewBudget(cfg.Budget), workers: newWorkers()}
+	return &Engine{cfg: cfg, budget: NewBudget(cfg.Budget), workers: newWorkers(), sched: newScheduler()}
 }
 
 // Budget is the engine's hedge budget.
@@ -72,6 +73,7 @@ func (e *Engine) Wait() { e.wg.Wait() }
 // goroutines. Do must not be called after Close.
 func (e *Engine) Close() {
 	e.wg.Wait()
+	e.sched.close()
 	e.workers.close()
 }
 

@@ -24,10 +24,10 @@ type race[T any] struct {
 	v       T
 	err     error
 	errs    []error
-	next    int  // the next target to start
-	running int  // attempts started and not yet returned
-	inline0 bool // attempt 0 is running on the caller's goroutine
-	timer   *time.Timer
+	next    int    // the next target to start
+	running int    // attempts started and not yet returned
+	inline0 bool   // attempt 0 is running on the caller's goroutine
+	timer   *entry // the pending hedge timer, on the engine's scheduler
 	// lastDelay and retries drive the re-asks of a hedge the budget
 	// refused.
 	lastDelay time.Duration
@@ -205,7 +205,7 @@ func (r *race[T]) startTimer(d time.Duration) {
 	r.stopTimer()
 	i := r.next
 	r.e.wg.Add(1)
-	r.timer = time.AfterFunc(d, func() {
+	r.timer = r.e.sched.after(d, func() {
 		defer r.e.wg.Done()
 		r.fire(i)
 	})
@@ -214,7 +214,7 @@ func (r *race[T]) startTimer(d time.Duration) {
 // stopTimer stops a pending timer; a timer whose function already started
 // finds its target taken or the request over. r.mu is held.
 func (r *race[T]) stopTimer() {
-	if r.timer != nil && r.timer.Stop() {
+	if r.timer != nil && r.timer.stop() {
 		r.e.wg.Done()
 	}
 	r.timer = nil

@@ -1,0 +1,236 @@
+package online
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Reads on the caller's goroutine.
+//
+// A hedged read that hands its first attempt to another goroutine pays two
+// scheduler hand-offs, about a third of a local lookup on two cores. So,
+// on a server that is rarely hedged, the first attempt runs on the
+// caller's goroutine (hedge.Plan.Inline). When a hedge wins, or the
+// caller's context ends, that attempt must stop at once, yet a query in
+// go-sql-driver can only be stopped by closing its connection, and a
+// cancellable context costs a watcher wake-up on every query. So the pool
+// dials through a socket of ours that an interruptor can stop: it pulls
+// the socket's deadlines in, the driver's read fails, and the driver and
+// database/sql discard the connection. That costs one connection per
+// interrupted attempt, which is why only rarely hedged servers read
+// inline; a loser on a worker finishes and keeps its connection.
+
+// errInterrupted is the error of an I/O on a stopped socket.
+var errInterrupted = errors.New("online: attempt interrupted: another attempt won or the caller left")
+
+// past is a deadline that has passed.
+var past = time.Unix(1, 0)
+
+// sock is a pooled connection's socket.
+type sock struct {
+	net.Conn
+	stopped atomic.Bool
+	closed  func() // set once the driver connection is known
+	once    sync.Once
+}
+
+func (c *sock) Read(b []byte) (int, error) {
+	if c.stopped.Load() {
+		return 0, errInterrupted
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *sock) Write(b []byte) (int, error) {
+	if c.stopped.Load() {
+		return 0, errInterrupted
+	}
+	return c.Conn.Write(b)
+}
+
+// The driver sets a deadline before every read and write (its read and
+// write timeouts); one set after stop must not undo it.
+
+func (c *sock) SetDeadline(t time.Time) error {
+	err := c.Conn.SetDeadline(t)
+	if c.stopped.Load() {
+		_ = c.Conn.SetDeadline(past)
+	}
+	return err
+}
+
+func (c *sock) SetReadDeadline(t time.Time) error {
+	err := c.Conn.SetReadDeadline(t)
+	if c.stopped.Load() {
+		_ = c.Conn.SetDeadline(past)
+	}
+	return err
+}
+
+func (c *sock) SetWriteDeadline(t time.Time) error {
+	err := c.Conn.SetWriteDeadline(t)
+	if c.stopped.Load() {
+		_ = c.Conn.SetDeadline(past)
+	}
+	return err
+}
+
+func (c *sock) Close() error {
+	c.once.Do(func() {
+		if c.closed != nil {
+			c.closed()
+		}
+	})
+	return c.Conn.Close()
+}
+
+// stop makes every read and write on c fail from now on, including one
+// that is blocked.
+func (c *sock) stop() {
+	c.stopped.Store(true)
+	_ = c.Conn.SetDeadline(past)
+}
+
+// sysSock is a sock over a socket with a file descriptor: the driver
+// checks an idle connection's liveness through it.
+type sysSock struct{ *sock }
+
+func (c sysSock) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+type dialSlotKey struct{}
+
+// dialSlot carries the sock of a connection being opened from the dial
+// function back to connector.Connect.
+type dialSlot struct{ s *sock }
+
+// dialFunc wraps next (nil: a plain net.Dialer) so every connection dials
+// through a sock.
+func dialFunc(next func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var nc net.Conn
+		var err error
+		if next != nil {
+			nc, err = next(ctx, network, addr)
+		} else {
+			var d net.Dialer
+			nc, err = d.DialContext(ctx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s := &sock{Conn: nc}
+		if slot, ok := ctx.Value(dialSlotKey{}).(*dialSlot); ok {
+			slot.s = s
+		}
+		if _, ok := nc.(syscall.Conn); ok {
+			return sysSock{s}, nil
+		}
+		return s, nil
+	}
+}
+
+// pooled is what the Store keeps about one of its pool's connections: the
+// socket to stop, and the statements prepared on it. Only the goroutine
+// holding the connection touches stmts.
+type pooled struct {
+	sock  *sock
+	stmts map[*Stmt]driver.Stmt
+}
+
+// connector opens a pool's connections and knows each one's sock. It
+// counts the connections it opened, so the Store can report how many were
+// discarded.
+type connector struct {
+	driver.Connector
+	socks  bool // connections dial through a sock
+	opened atomic.Int64
+	conns  sync.Map // driver.Conn → *pooled
+}
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	slot := &dialSlot{}
+	if c.socks {
+		ctx = context.WithValue(ctx, dialSlotKey{}, slot)
+	}
+	dc, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.opened.Add(1)
+	if slot.s != nil {
+		c.conns.Store(dc, &pooled{sock: slot.s, stmts: map[*Stmt]driver.Stmt{}})
+		slot.s.closed = func() { c.conns.Delete(dc) }
+	}
+	return dc, nil
+}
+
+// lookup returns what the Store keeps about driver connection dc.
+func (c *connector) lookup(dc any) *pooled {
+	if v, ok := c.conns.Load(dc); ok {
+		return v.(*pooled)
+	}
+	return nil
+}
+
+// interruptor stops the sockets of one inline attempt. fire may come at
+// any time, before, during or after the attempt's I/O; a socket is only
+// stopped while attached, so a connection that went back to the pool is
+// never stopped.
+type interruptor struct {
+	mu    sync.Mutex
+	fired bool
+	socks []*sock
+}
+
+func (ir *interruptor) fire() {
+	ir.mu.Lock()
+	defer ir.mu.Unlock()
+	ir.fired = true
+	for _, s := range ir.socks {
+		s.stop()
+	}
+}
+
+// attach registers s for the I/O to come; false means fire came first and
+// the I/O must not start.
+func (ir *interruptor) attach(s *sock) bool {
+	ir.mu.Lock()
+	defer ir.mu.Unlock()
+	if ir.fired {
+		return false
+	}
+	ir.socks = append(ir.socks, s)
+	return true
+}
+
+// detach ends s's I/O; true means s was stopped, so its connection must
+// not go back to the pool.
+func (ir *interruptor) detach(s *sock) bool {
+	ir.mu.Lock()
+	defer ir.mu.Unlock()
+	for i, x := range ir.socks {
+		if x == s {
+			ir.socks = append(ir.socks[:i], ir.socks[i+1:]...)
+			break
+		}
+	}
+	return ir.fired
+}
+
+// interrupted reports whether fire was called.
+func (ir *interruptor) interrupted() bool {
+	if ir == nil {
+		return false
+	}
+	ir.mu.Lock()
+	defer ir.mu.Unlock()
+	return ir.fired
+}
