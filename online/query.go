@@ -166,13 +166,8 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 	h.Begin()
 	defer h.End()
 	start := time.Now()
-	var soft atomic.Bool
-	t := s.engine.AfterFunc(time.Duration(srv.softNs.Load()), func() {
-		soft.Store(true)
-		if h.Failure(s.clock.Now()) {
-			s.ejected(srv, "slow attempts")
-		}
-	})
+	soft := &softWatch{s: s, srv: srv}
+	t := s.engine.AfterFunc(time.Duration(srv.softNs.Load()), softFire, soft, 0)
 	rows, err := s.runCalls(ctx, srv, calls, ir)
 	t.Stop()
 	now := s.clock.Now()
@@ -182,7 +177,7 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 		return nil, &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "query", Err: errInterrupted}
 	case err == nil:
 		h.Success(now, el)
-	case blamesServer(err) && !soft.Load():
+	case blamesServer(err) && !soft.fired.Load():
 		if h.Failure(now) {
 			s.ejected(srv, err.Error())
 		}
@@ -192,6 +187,23 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 		return nil, &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "query", Err: err}
 	}
 	return rows, nil
+}
+
+// softWatch is an attempt's soft-failure timer state.
+type softWatch struct {
+	s     *Store
+	srv   *server
+	fired atomic.Bool
+}
+
+// softFire counts a slow attempt as a failure of its server, on the
+// engine's timer goroutine.
+func softFire(arg any, _ int) {
+	w := arg.(*softWatch)
+	w.fired.Store(true)
+	if w.srv.rs.Health.Failure(w.s.clock.Now()) {
+		w.s.ejected(w.srv, "slow attempts")
+	}
 }
 
 func (s *Store) ejected(srv *server, why string) {

@@ -21,7 +21,8 @@ const scope = "github.com/tandemfs/tandem/online"
 // (STYLE.md), and the per-server attribute sets, built once so the hot
 // path does not allocate them.
 type telemetry struct {
-	tracer trace.Tracer
+	tracer  trace.Tracer
+	tracing bool // a tracer provider was given: spans are worth their cost
 
 	duration    metric.Float64Histogram
 	attemptDur  metric.Float64Histogram
@@ -32,12 +33,17 @@ type telemetry struct {
 	reg         metric.Registration
 	srvAttrs    map[*server]metric.MeasurementOption
 	srvErrAttrs map[*server]metric.MeasurementOption
+	// The same options as one-element slices, so recording does not
+	// allocate a variadic slice per read.
+	srvRec, srvErrRec     map[*server][]metric.RecordOption
+	hedgedYesR, hedgedNoR []metric.RecordOption
 
 	sent, won, suppressed metric.MeasurementOption
 	hedgedYes, hedgedNo   metric.MeasurementOption
 }
 
 func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry, error) {
+	tracing := tp != nil
 	if tp == nil {
 		tp = tracenoop.NewTracerProvider()
 	}
@@ -47,6 +53,9 @@ func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry,
 	m := mp.Meter(scope)
 	t := &telemetry{
 		tracer:      tp.Tracer(scope),
+		tracing:     tracing,
+		srvRec:      map[*server][]metric.RecordOption{},
+		srvErrRec:   map[*server][]metric.RecordOption{},
 		srvAttrs:    map[*server]metric.MeasurementOption{},
 		srvErrAttrs: map[*server]metric.MeasurementOption{},
 		sent:        metric.WithAttributeSet(attribute.NewSet(attribute.String("tandem.hedge.event", "sent"))),
@@ -55,6 +64,8 @@ func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry,
 		hedgedYes:   metric.WithAttributeSet(attribute.NewSet(attribute.Bool("tandem.hedged", true))),
 		hedgedNo:    metric.WithAttributeSet(attribute.NewSet(attribute.Bool("tandem.hedged", false))),
 	}
+	t.hedgedYesR = []metric.RecordOption{t.hedgedYes}
+	t.hedgedNoR = []metric.RecordOption{t.hedgedNo}
 	var err error
 	if t.duration, err = m.Float64Histogram("tandem.online.duration", metric.WithUnit("s"),
 		metric.WithDescription("Logical latency of online reads, as the caller saw it.")); err != nil {
@@ -112,6 +123,8 @@ func (t *telemetry) bind(servers []*server) {
 		}
 		t.srvAttrs[srv] = metric.WithAttributeSet(attribute.NewSet(base...))
 		t.srvErrAttrs[srv] = metric.WithAttributeSet(attribute.NewSet(append(base, attribute.Bool("tandem.error", true))...))
+		t.srvRec[srv] = []metric.RecordOption{t.srvAttrs[srv]}
+		t.srvErrRec[srv] = []metric.RecordOption{t.srvErrAttrs[srv]}
 	}
 }
 
@@ -122,6 +135,9 @@ func (t *telemetry) close() {
 }
 
 func (t *telemetry) start(ctx context.Context, n int) (context.Context, trace.Span) {
+	if !t.tracing {
+		return ctx, tracenoop.Span{}
+	}
 	return t.tracer.Start(ctx, "online.Query", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
 			attribute.String("db.system", "mysql"),
@@ -143,11 +159,11 @@ func (t *telemetry) finish(ctx context.Context, span trace.Span, res *Result, ou
 	if n := out.Launched - 1 - out.Hedges; n > 0 {
 		t.failovers.Add(ctx, int64(n))
 	}
-	hedged := t.hedgedNo
+	hedged := t.hedgedNoR
 	if res.Hedged {
-		hedged = t.hedgedYes
+		hedged = t.hedgedYesR
 	}
-	t.duration.Record(ctx, res.Latency.Seconds(), hedged)
+	t.duration.Record(ctx, res.Latency.Seconds(), hedged...)
 	if span.IsRecording() {
 		span.SetAttributes(
 			attribute.String("tandem.region", string(res.Region)),
@@ -164,11 +180,11 @@ func (t *telemetry) finish(ctx context.Context, span trace.Span, res *Result, ou
 }
 
 func (t *telemetry) attempt(srv *server, d time.Duration, err error) {
-	a := t.srvAttrs[srv]
+	a := t.srvRec[srv]
 	if err != nil {
-		a = t.srvErrAttrs[srv]
+		a = t.srvErrRec[srv]
 	}
-	t.attemptDur.Record(context.Background(), d.Seconds(), a.(metric.RecordOption))
+	t.attemptDur.Record(context.Background(), d.Seconds(), a...)
 }
 
 func (t *telemetry) ejected(srv *server) {

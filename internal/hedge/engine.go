@@ -149,7 +149,10 @@ func Do[T any](ctx context.Context, e *Engine, p Plan[T]) (T, Outcome, error) {
 
 	// Attempts run detached from the caller's cancellation but keep its
 	// values (trace context) and, if sooner, its deadline.
-	actx := context.WithoutCancel(ctx)
+	actx := ctx
+	if ctx.Done() != nil {
+		actx = context.WithoutCancel(ctx)
+	}
 	deadline := time.Now().Add(e.cfg.AttemptTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

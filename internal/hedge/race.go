@@ -205,10 +205,14 @@ func (r *race[T]) startTimer(d time.Duration) {
 	r.stopTimer()
 	i := r.next
 	r.e.wg.Add(1)
-	r.timer = r.e.sched.after(d, func() {
-		defer r.e.wg.Done()
-		r.fire(i)
-	})
+	r.timer = r.e.sched.after(d, fireRace[T], r, i)
+}
+
+// fireRace is the scheduler's entry for a race's hedge timer.
+func fireRace[T any](arg any, i int) {
+	r := arg.(*race[T])
+	defer r.e.wg.Done()
+	r.fire(i)
 }
 
 // stopTimer stops a pending timer; a timer whose function already started

@@ -34,9 +34,13 @@ type scheduler struct {
 	done    chan struct{}
 }
 
+// entry runs f(arg, n): a static function and its arguments rather than a
+// closure, so scheduling allocates only the entry.
 type entry struct {
 	when  int64
-	f     func()
+	f     func(arg any, n int)
+	arg   any
+	n     int
 	state atomic.Int32 // entryPending, entryStopped or entryFired
 }
 
@@ -52,10 +56,10 @@ func newScheduler() *scheduler {
 
 func (s *scheduler) now() int64 { return int64(time.Since(s.base)) }
 
-// after runs f on the scheduler's goroutine after d, unless the entry is
-// stopped first. f must be short and must not block.
-func (s *scheduler) after(d time.Duration, f func()) *entry {
-	e := &entry{when: s.now() + int64(d), f: f}
+// after runs f(arg, n) on the scheduler's goroutine after d, unless the
+// entry is stopped first. f must be short and must not block.
+func (s *scheduler) after(d time.Duration, f func(any, int), arg any, n int) *entry {
+	e := &entry{when: s.now() + int64(d), f: f, arg: arg, n: n}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -134,7 +138,7 @@ func (s *scheduler) loop() {
 		next := s.next
 		s.mu.Unlock()
 		for i, e := range due {
-			e.f()
+			e.f(e.arg, e.n)
 			due[i] = nil
 		}
 		due = due[:0]
@@ -186,11 +190,12 @@ type Timer struct{ e *entry }
 // already ran, is running, or was stopped.
 func (t Timer) Stop() bool { return t.e.stop() }
 
-// AfterFunc runs f after d on the engine's timer goroutine, the one that
-// fires hedges, unless the timer is stopped first. It is much cheaper than
-// time.AfterFunc for timers that are nearly always stopped (see
-// scheduler), but f must be short and must not block. After Close, f never
-// runs.
-func (e *Engine) AfterFunc(d time.Duration, f func()) Timer {
-	return Timer{e.sched.after(d, f)}
+// AfterFunc runs f(arg, n) after d on the engine's timer goroutine, the
+// one that fires hedges, unless the timer is stopped first. It is much
+// cheaper than time.AfterFunc for timers that are nearly always stopped
+// (see scheduler): pass a static f and its state in arg and n, and
+// scheduling allocates one small entry. f must be short and must not
+// block. After Close, f never runs.
+func (e *Engine) AfterFunc(d time.Duration, f func(arg any, n int), arg any, n int) Timer {
+	return Timer{e.sched.after(d, f, arg, n)}
 }

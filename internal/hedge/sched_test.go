@@ -16,12 +16,12 @@ func TestSchedulerRunsDueEntriesInOrder(t *testing.T) {
 	// Added out of order; an earlier entry must wake the sleeping loop.
 	for _, ms := range []int{30, 10, 20} {
 		fired.Add(1)
-		s.after(time.Duration(ms)*time.Millisecond, func() {
+		s.after(time.Duration(ms)*time.Millisecond, func(any, int) {
 			mu.Lock()
 			got = append(got, ms)
 			mu.Unlock()
 			fired.Done()
-		})
+		}, nil, 0)
 	}
 	fired.Wait()
 	if el := time.Since(start); el < 30*time.Millisecond {
@@ -36,8 +36,9 @@ func TestSchedulerStop(t *testing.T) {
 	s := newScheduler()
 	defer s.close()
 	ran := make(chan int, 2)
-	a := s.after(10*time.Millisecond, func() { ran <- 1 })
-	s.after(20*time.Millisecond, func() { ran <- 2 })
+	send := func(_ any, n int) { ran <- n }
+	a := s.after(10*time.Millisecond, send, nil, 1)
+	s.after(20*time.Millisecond, send, nil, 2)
 	if !a.stop() {
 		t.Fatal("stop of a pending entry failed")
 	}
@@ -60,7 +61,7 @@ func TestSchedulerSweepsStoppedEntries(t *testing.T) {
 	s := newScheduler()
 	defer s.close()
 	for range 100_000 {
-		s.after(time.Hour, func() {}).stop()
+		s.after(time.Hour, func(any, int) {}, nil, 0).stop()
 	}
 	s.mu.Lock()
 	n := len(s.h)
@@ -72,9 +73,9 @@ func TestSchedulerSweepsStoppedEntries(t *testing.T) {
 
 func TestSchedulerClosed(t *testing.T) {
 	s := newScheduler()
-	s.after(time.Hour, func() { t.Error("ran after close") })
+	s.after(time.Hour, func(any, int) { t.Error("ran after close") }, nil, 0)
 	s.close()
-	e := s.after(time.Millisecond, func() { t.Error("ran on a closed scheduler") })
+	e := s.after(time.Millisecond, func(any, int) { t.Error("ran on a closed scheduler") }, nil, 0)
 	if e.stop() {
 		t.Fatal("an entry of a closed scheduler was pending")
 	}
