@@ -214,7 +214,12 @@ func (d *demo) writeBeforeFlip(ctx context.Context) error {
 }
 
 func (d *demo) write(ctx context.Context, view string) error {
-	st, _ := d.client.ACA().Current()
+	// The state the write will follow: the client's first ACA poll may
+	// still be under way on a busy machine, so wait for it.
+	st, err := d.client.ACA().WaitReady(ctx)
+	if err != nil {
+		return fmt.Errorf("ACA state before CreateFeatureView %s: %w", view, err)
+	}
 	fv, err := d.client.CreateFeatureView(ctx, sandbox.ViewSpec(view, 1))
 	if err != nil {
 		return fmt.Errorf("CreateFeatureView %s: %w", view, err)
