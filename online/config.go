@@ -105,6 +105,13 @@ type HedgeConfig struct {
 	// finishes under its own deadline so its connection survives
 	// (go-sql-driver closes the connection to cancel).
 	CancelLosers bool
+	// NoInline keeps every first attempt on a worker goroutine. By
+	// default, a server whose recent attempts rarely outlast the hedge
+	// delay (≤ 1% of at least 200) gets the first attempt on the caller's
+	// goroutine, which saves two goroutine hand-offs per read; a hedge
+	// that wins then interrupts that attempt, which costs its connection
+	// (see conn.go). Losers on workers always keep theirs. Default: false.
+	NoInline bool
 	// SoftMultiplier × the server's p99 is how long an attempt may run
 	// before it counts as a failure for health, clamped to
 	// [SoftMin, SoftMax]. Default: 10, 50ms, 500ms.

@@ -197,3 +197,22 @@ func TestInterruptorOnlyStopsAttachedSockets(t *testing.T) {
 		t.Fatal("fire did not stop an attached socket")
 	}
 }
+
+// TestNoInline: with Hedge.NoInline, first attempts stay on workers however
+// fast the server is.
+func TestNoInline(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	cfg.Hedge.NoInline = true
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	for i := range inlineMinSamples + 50 {
+		if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{i%nRows + 1}, NoHedge()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * refreshTick)
+	if s.servers[0].inline.Load() {
+		t.Fatal("s0 reads inline with NoInline set")
+	}
+}

@@ -68,7 +68,7 @@ func (s *Store) refreshDelays(now time.Time, snap *region.Snapshot) {
 			rtt := s.hedgeTargetRTT(srv)
 			srv.hedgeNs.Store(int64(adaptiveDelay(snap, rtt, h)))
 		}
-		srv.inline.Store(srv.conn != nil && srv.conn.socks && !h.CancelLosers && rarelyHedged(snap, time.Duration(srv.hedgeNs.Load())))
+		srv.inline.Store(srv.conn != nil && srv.conn.socks && !h.NoInline && !h.CancelLosers && rarelyHedged(snap, time.Duration(srv.hedgeNs.Load())))
 	}
 }
 
