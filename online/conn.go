@@ -2,6 +2,7 @@ package online
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"net"
@@ -184,10 +185,15 @@ func (c *connector) lookup(dc any) *pooled {
 // any time, before, during or after the attempt's I/O; a socket is only
 // stopped while attached, so a connection that went back to the pool is
 // never stopped.
+//
+// Before the I/O, an attempt may wait for a connection from the pool (all
+// of them busy, e.g. stuck on a blackholed server); that wait is cut by
+// cancelling the context it waits with.
 type interruptor struct {
-	mu    sync.Mutex
-	fired bool
-	socks []*sock
+	mu      sync.Mutex
+	fired   bool
+	socks   []*sock
+	waiting []context.CancelFunc
 }
 
 func (ir *interruptor) fire() {
@@ -197,6 +203,28 @@ func (ir *interruptor) fire() {
 	for _, s := range ir.socks {
 		s.stop()
 	}
+	for _, cancel := range ir.waiting {
+		cancel()
+	}
+}
+
+// conn takes a connection from db, a wait that fire cuts short.
+func (ir *interruptor) conn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ir.mu.Lock()
+	if ir.fired {
+		ir.mu.Unlock()
+		return nil, errInterrupted
+	}
+	ir.waiting = append(ir.waiting, cancel)
+	k := len(ir.waiting) - 1
+	ir.mu.Unlock()
+	c, err := db.Conn(ctx)
+	ir.mu.Lock()
+	ir.waiting[k] = func() {} // this wait is over; cancel is not to be kept
+	ir.mu.Unlock()
+	return c, err
 }
 
 // attach registers s for the I/O to come; false means fire came first and

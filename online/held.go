@@ -3,6 +3,7 @@ package online
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -36,7 +37,13 @@ func (s *Store) runHeld(ctx context.Context, srv *server, c Call, ir *interrupto
 }
 
 func (s *Store) runHeldOnce(ctx context.Context, srv *server, c Call, ir *interruptor) (*Rows, error) {
-	conn, err := srv.db.Conn(ctx)
+	var conn *sql.Conn
+	var err error
+	if ir != nil {
+		conn, err = ir.conn(ctx, srv.db)
+	} else {
+		conn, err = srv.db.Conn(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

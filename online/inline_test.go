@@ -216,3 +216,57 @@ func TestNoInline(t *testing.T) {
 		t.Fatal("s0 reads inline with NoInline set")
 	}
 }
+
+// TestUnsupportedArgumentType: an argument the driver cannot send is a
+// typed, fatal error: no failover to the other region, nothing retried.
+func TestUnsupportedArgumentType(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	for _, arg := range []any{struct{ A int }{1}, map[string]int{"a": 1}, make(chan int), []int{1}} {
+		res, err := s.Query(ctxT(t, 5*time.Second), st, []any{arg})
+		if !errors.Is(err, ErrArgType) || IsRetryable(err) {
+			t.Fatalf("arg %T: res %+v err %v, want a non-retryable ErrArgType", arg, res, err)
+		}
+		var re *RegionError
+		if !errors.As(err, &re) || re.Region != "eu" {
+			t.Fatalf("arg %T: %v is not eu's RegionError: the error failed over", arg, err)
+		}
+	}
+	// The pool is fine afterwards.
+	if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{int32(5)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInlineReadWaitingForAConnection: an inline attempt that waits for a
+// connection of an exhausted pool (all held, as by reads stuck on a
+// blackholed server) is cut short too when the hedge wins.
+func TestInlineReadWaitingForAConnection(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	cfg.Hedge.Delay = 5 * time.Millisecond
+	cfg.MaxOpenConns, cfg.MinIdleConns = 1, 1
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	warmInline(t, s, st)
+	held, err := s.servers[0].db.Conn(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := time.AfterFunc(time.Second, func() { _ = held.Close() })
+	defer func() {
+		if release.Stop() {
+			_ = held.Close()
+		}
+	}()
+	start := time.Now()
+	res, err := s.Query(ctxT(t, 5*time.Second), st, []any{4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 250*time.Millisecond || res.Region != "us" {
+		t.Fatalf("read took %v, served by %s: the wait for eu's pool was not cut short", el, res.Region)
+	}
+}
