@@ -190,6 +190,7 @@ func (c *connector) lookup(dc any) *pooled {
 // of them busy, e.g. stuck on a blackholed server); that wait is cut by
 // cancelling the context it waits with.
 type interruptor struct {
+	caller  context.Context // the read's context: its end also fires
 	mu      sync.Mutex
 	fired   bool
 	socks   []*sock
@@ -252,6 +253,10 @@ func (ir *interruptor) detach(s *sock) bool {
 	}
 	return ir.fired
 }
+
+// byCaller reports whether the read's caller left (rather than a hedge
+// winning).
+func (ir *interruptor) byCaller() bool { return ir.caller != nil && ir.caller.Err() != nil }
 
 // interrupted reports whether fire was called.
 func (ir *interruptor) interrupted() bool {

@@ -270,3 +270,34 @@ func TestInlineReadWaitingForAConnection(t *testing.T) {
 		t.Fatalf("read took %v, served by %s: the wait for eu's pool was not cut short", el, res.Region)
 	}
 }
+
+// TestInlineBlackholeEjects: reads on the caller's goroutine that hedges
+// outrun count against the server, so a blackholed server is ejected
+// after a few reads, as fast as by soft failures on workers.
+func TestInlineBlackholeEjects(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	warmInline(t, s, st)
+	c.servers[0].Proxy().SetBlackhole(true)
+	defer c.servers[0].Proxy().SetBlackhole(false)
+	start := time.Now()
+	for i := 0; serverState(s, "s0").String() != "ejected"; i++ {
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("eu not ejected 2s into the blackhole")
+		}
+		rs := time.Now()
+		res, err := s.Query(ctxT(t, 5*time.Second), st, []any{i%nRows + 1})
+		if err != nil {
+			t.Fatalf("read %d failed: %v", i, err)
+		}
+		if el := time.Since(rs); el > 250*time.Millisecond || res.Region != "us" {
+			t.Fatalf("read %d took %v from %s", i, el, res.Region)
+		}
+	}
+	if el := time.Since(start); el > 250*time.Millisecond {
+		t.Fatalf("eu ejected %v into the blackhole; want about 100ms", el)
+	}
+	t.Logf("ejected after %v", time.Since(start))
+}

@@ -108,7 +108,7 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 		// A server that is rarely hedged reads on the caller's goroutine
 		// (see conn.go).
 		if len(plan) > 1 && first.inline.Load() {
-			ir = &interruptor{}
+			ir = &interruptor{caller: ctx}
 			hp.Inline, hp.Interrupt = true, ir.fire
 		}
 	}
@@ -174,6 +174,18 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 	el := time.Since(start)
 	switch {
 	case err != nil && ir.interrupted():
+		if !ir.byCaller() {
+			// A hedge won while this attempt ran: it was slower than the
+			// delay plus the winner's round trip, on a server that is
+			// rarely so. Count it as the soft timer would have, had it
+			// run on (a blackholed server is ejected after a few reads),
+			// and record how long it ran at least, so the delay and the
+			// choice to read inline see it.
+			h.Latency().Record(now, el)
+			if !soft.fired.Load() && h.Failure(now) {
+				s.ejected(srv, "attempts outrun by hedges")
+			}
+		}
 		return nil, &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "query", Err: errInterrupted}
 	case err == nil:
 		h.Success(now, el)
