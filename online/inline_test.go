@@ -19,7 +19,14 @@ func warmInline(t *testing.T, s *Store, st *Stmt) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "s0 to read inline", func() bool { return s.servers[0].inline.Load() })
+	// Keep reading while waiting: on a loaded machine the window needs a
+	// few refreshes' worth of fast samples.
+	waitFor(t, 10*time.Second, "s0 to read inline", func() bool {
+		if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{1}, NoHedge()); err != nil {
+			t.Fatal(err)
+		}
+		return s.servers[0].inline.Load()
+	})
 }
 
 // TestInlineReadInterruptedByWinningHedge: on a rarely hedged server the
@@ -30,7 +37,7 @@ func warmInline(t *testing.T, s *Store, st *Stmt) {
 func TestInlineReadInterruptedByWinningHedge(t *testing.T) {
 	c := startCluster(t, 2)
 	cfg := c.config("eu", "eu", "us")
-	cfg.Hedge.Delay = 5 * time.Millisecond
+	cfg.Hedge.Delay = 20 * time.Millisecond
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qSingle)
 	warmInline(t, s, st)
@@ -102,12 +109,12 @@ func TestInlineReadCallerDeadline(t *testing.T) {
 func TestInlineOnlyOnRarelyHedgedServers(t *testing.T) {
 	c := startCluster(t, 2)
 	cfg := c.config("eu", "eu", "us")
-	cfg.Hedge.Delay = 2 * time.Millisecond
+	cfg.Hedge.Delay = 20 * time.Millisecond
 	cfg.Health.FailureThreshold = 1 << 20
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qSingle)
 	warmInline(t, s, st)
-	c.servers[0].Proxy().SetStall(0.2, 20*time.Millisecond)
+	c.servers[0].Proxy().SetStall(0.2, 60*time.Millisecond)
 	defer c.servers[0].Proxy().SetStall(0, 0)
 	waitFor(t, 10*time.Second, "s0 to stop reading inline", func() bool {
 		if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{1}); err != nil {
@@ -246,7 +253,7 @@ func TestUnsupportedArgumentType(t *testing.T) {
 func TestInlineReadWaitingForAConnection(t *testing.T) {
 	c := startCluster(t, 2)
 	cfg := c.config("eu", "eu", "us")
-	cfg.Hedge.Delay = 5 * time.Millisecond
+	cfg.Hedge.Delay = 20 * time.Millisecond
 	cfg.MaxOpenConns, cfg.MinIdleConns = 1, 1
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qSingle)
@@ -277,6 +284,10 @@ func TestInlineReadWaitingForAConnection(t *testing.T) {
 func TestInlineBlackholeEjects(t *testing.T) {
 	c := startCluster(t, 2)
 	cfg := c.config("eu", "eu", "us")
+	// A fixed delay well above a loaded machine's jitter, so eu reads
+	// inline in time (the adaptive one stays off inline under heavy load,
+	// rightly).
+	cfg.Hedge.Delay = 20 * time.Millisecond
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qSingle)
 	warmInline(t, s, st)
