@@ -156,9 +156,11 @@ func decodeDriver(rows driver.Rows, st *Stmt) (*Rows, error) {
 	}
 	n := len(p.cols)
 	if len(rows.Columns()) != n {
-		// The table changed under a cached plan: decode with a fresh one.
+		// The table changed under a cached plan: decode with a fresh one,
+		// and keep it for the next reads.
 		p = planForDriver(rows)
 		n = len(p.cols)
+		st.plan.Store(p)
 	}
 	out := &Rows{Columns: p.cols}
 	dest := make([]driver.Value, n)

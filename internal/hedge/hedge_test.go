@@ -74,20 +74,25 @@ func TestDo(t *testing.T) {
 			defer e.Close()
 			start := time.Now()
 			v, out, err := Do(context.Background(), e, plan(tc.steps, tc.delay, nil))
-			el := time.Since(start)
-			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
-				t.Fatalf("err %v, want %v", err, tc.wantErr)
-			}
-			if err == nil && v != tc.wantV {
-				t.Fatalf("value %d, want %d", v, tc.wantV)
-			}
-			if out.Launched != tc.wantLaunch || out.Hedges != tc.wantHedges {
-				t.Fatalf("outcome %+v, want launched %d hedges %d", out, tc.wantLaunch, tc.wantHedges)
-			}
-			if el > tc.maxElapsed {
-				t.Fatalf("took %v, want ≤ %v", el, tc.maxElapsed)
-			}
+			checkDo(t, v, out, err, time.Since(start), tc.wantV, tc.wantErr, tc.wantLaunch, tc.wantHedges, tc.maxElapsed)
 		})
+	}
+}
+
+// checkDo checks what Do returned and how long it took.
+func checkDo(t *testing.T, v int, out Outcome, err error, el time.Duration, wantV int, wantErr error, wantLaunch, wantHedges int, maxElapsed time.Duration) {
+	t.Helper()
+	if !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
+		t.Fatalf("err %v, want %v", err, wantErr)
+	}
+	if err == nil && v != wantV {
+		t.Fatalf("value %d, want %d", v, wantV)
+	}
+	if out.Launched != wantLaunch || out.Hedges != wantHedges {
+		t.Fatalf("outcome %+v, want launched %d hedges %d", out, wantLaunch, wantHedges)
+	}
+	if el > maxElapsed {
+		t.Fatalf("took %v, want ≤ %v", el, maxElapsed)
 	}
 }
 

@@ -67,24 +67,12 @@ func TestDoInline(t *testing.T) {
 			var caller atomic.Bool
 			start := time.Now()
 			v, out, err := Do(context.Background(), e, inlinePlan(tc.steps, tc.delay, &interrupts, &caller))
-			el := time.Since(start)
-			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
-				t.Fatalf("err %v, want %v", err, tc.wantErr)
-			}
-			if err == nil && v != tc.wantV {
-				t.Fatalf("value %d, want %d", v, tc.wantV)
-			}
-			if out.Launched != tc.wantLaunch || out.Hedges != tc.wantHedges {
-				t.Fatalf("outcome %+v, want launched %d hedges %d", out, tc.wantLaunch, tc.wantHedges)
-			}
+			checkDo(t, v, out, err, time.Since(start), tc.wantV, tc.wantErr, tc.wantLaunch, tc.wantHedges, tc.maxElapsed)
 			if n := interrupts.Load(); n != tc.wantInterrupts {
 				t.Fatalf("attempt 0 interrupted %d times, want %d", n, tc.wantInterrupts)
 			}
 			if !caller.Load() {
 				t.Fatal("attempt 0 did not run")
-			}
-			if el > tc.maxElapsed {
-				t.Fatalf("took %v, want ≤ %v", el, tc.maxElapsed)
 			}
 		})
 	}
