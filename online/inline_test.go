@@ -312,3 +312,39 @@ func TestInlineBlackholeEjects(t *testing.T) {
 	}
 	t.Logf("ejected after %v", time.Since(start))
 }
+
+// TestSchemaChangeUnderAPreparedStatement: a statement prepared on the
+// Store's connections keeps decoding right after its table gains a
+// column (the server re-prepares it; the cached decode plan follows).
+func TestSchemaChangeUnderAPreparedStatement(t *testing.T) {
+	c := startCluster(t, 2)
+	for _, q := range []string{
+		"CREATE TABLE tandem.sc (id BIGINT PRIMARY KEY, a INT)",
+		"INSERT INTO tandem.sc VALUES (1, 10)",
+	} {
+		if err := c.servers[0].Exec(ctxT(t, 5*time.Second), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newStore(t, c.config("eu", "eu"))
+	st := mustPrepare(t, s, "SELECT * FROM tandem.sc WHERE id = ?")
+	read := func() []any {
+		t.Helper()
+		res, err := s.Query(ctxT(t, 5*time.Second), st, []any{1})
+		if err != nil || len(res.Rows[0].Values) != 1 {
+			t.Fatalf("res %+v err %v", res, err)
+		}
+		return res.Rows[0].Values[0]
+	}
+	if row := read(); len(row) != 2 || row[1] != int64(10) {
+		t.Fatalf("row %v", row)
+	}
+	if err := c.servers[0].Exec(ctxT(t, 5*time.Second), "ALTER TABLE tandem.sc ADD COLUMN b VARCHAR(8) NOT NULL DEFAULT 'x'"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if row := read(); len(row) != 3 || row[1] != int64(10) || row[2] != "x" {
+			t.Fatalf("row after ALTER: %#v", row)
+		}
+	}
+}
