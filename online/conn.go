@@ -37,8 +37,10 @@ var past = time.Unix(1, 0)
 type sock struct {
 	net.Conn
 	stopped atomic.Bool
-	closed  func() // set once the driver connection is known
-	once    sync.Once
+
+	mu       sync.Mutex
+	isClosed bool
+	onClose  func() // set once the driver connection is known
 }
 
 func (c *sock) Read(b []byte) (int, error) {
@@ -83,12 +85,28 @@ func (c *sock) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *sock) Close() error {
-	c.once.Do(func() {
-		if c.closed != nil {
-			c.closed()
-		}
-	})
+	c.mu.Lock()
+	f := c.onClose
+	first := !c.isClosed
+	c.isClosed, c.onClose = true, nil
+	c.mu.Unlock()
+	if first && f != nil {
+		f()
+	}
 	return c.Conn.Close()
+}
+
+// whenClosed runs f once c is closed, at once if it already is: the
+// driver's watcher may close a connection while Connect is returning it.
+func (c *sock) whenClosed(f func()) {
+	c.mu.Lock()
+	if c.isClosed {
+		c.mu.Unlock()
+		f()
+		return
+	}
+	c.onClose = f
+	c.mu.Unlock()
 }
 
 // stop makes every read and write on c fail from now on, including one
@@ -168,7 +186,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	c.opened.Add(1)
 	if slot.s != nil {
 		c.conns.Store(dc, &pooled{sock: slot.s, stmts: map[*Stmt]driver.Stmt{}})
-		slot.s.closed = func() { c.conns.Delete(dc) }
+		slot.s.whenClosed(func() { c.conns.Delete(dc) })
 	}
 	return dc, nil
 }

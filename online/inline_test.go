@@ -348,3 +348,24 @@ func TestSchemaChangeUnderAPreparedStatement(t *testing.T) {
 		}
 	}
 }
+
+// TestSockWhenClosed: the close hook runs exactly once, also when the
+// socket was closed before the hook was set (the driver's watcher can
+// close a connection while Connect returns it).
+func TestSockWhenClosed(t *testing.T) {
+	for _, closeFirst := range []bool{false, true} {
+		a, b := net.Pipe()
+		s := &sock{Conn: a}
+		runs := 0
+		if closeFirst {
+			_ = s.Close()
+		}
+		s.whenClosed(func() { runs++ })
+		_ = s.Close()
+		_ = s.Close()
+		_ = b.Close()
+		if runs != 1 {
+			t.Fatalf("closeFirst=%v: hook ran %d times, want 1", closeFirst, runs)
+		}
+	}
+}
