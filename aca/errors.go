@@ -49,6 +49,11 @@ var (
 	// older epoch than the current one. The client never goes back.
 	ErrOlderEpoch = errors.New("aca: majority state has an older epoch than the current state")
 
+	// ErrStale reports that the last confirmed state is older than the
+	// caller's bound: writes and offline reads refuse with it instead of
+	// trusting an old answer. See [Client.Staleness] for how age is measured.
+	ErrStale = errors.New("aca: the last confirmed state is too old")
+
 	// ErrWatchdogRunning is returned by [Watchdog.Run] when another Run of
 	// the same Watchdog is under way: two would defeat the fencing.
 	ErrWatchdogRunning = errors.New("aca: watchdog is already running")
