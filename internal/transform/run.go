@@ -1,0 +1,256 @@
+package transform
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Input is one call's outside data.
+type Input struct {
+	// Absent marks raw features that the fetch did not give (their feature
+	// group had no row and they were not passed), per raw position; nil
+	// means every raw feature is there.
+	Absent []bool
+	// Request holds the request parameters (hsfs request_parameters);
+	// Entry the serving keys, which fill in request parameters that are not
+	// given when Request is not empty (vector_server.py _get_feature_vector).
+	Request, Entry map[string]any
+}
+
+// frame is column-major: slot s of row r is vals[s*n+r].
+type frame struct {
+	vals []any
+	n    int
+	box  boxer
+}
+
+func (f *frame) col(s int) []any { return f.vals[s*f.n : s*f.n+f.n] }
+
+// Run transforms one raw vector (in Spec.Features order). With
+// transformed false only the on-demand functions run and the result is in
+// raw order (hsfs transform=False, on_demand_features=True); otherwise the
+// result is in Names order.
+func (p *Program) Run(raw []any, in Input, transformed bool) ([]any, error) {
+	width := len(p.raw)
+	if transformed {
+		width = len(p.names)
+	}
+	var buf []any
+	if transformed {
+		buf = make([]any, p.nslots+width)
+	} else {
+		buf = make([]any, p.nslots)
+	}
+	f := frame{vals: buf[:p.nslots], n: 1}
+	if n := p.boxes; n > 0 {
+		f.box.slab = make([]uint64, n)
+	}
+	copy(f.vals, raw)
+	if err := p.run(&f, 0, &in, transformed, -1); err != nil {
+		return nil, err
+	}
+	if !transformed {
+		return buf[:width:width], nil
+	}
+	out := buf[p.nslots:]
+	for i, s := range p.outSlots {
+		out[i] = f.vals[s]
+	}
+	return out, nil
+}
+
+// RunBatch transforms n raw vectors at once, column by column: raw(r) is
+// row r's raw vector and in(r) its Input. It returns one slab, n rows of
+// Width(transformed) values each, row-major.
+func (p *Program) RunBatch(n int, raw func(r int) []any, in func(r int) Input, transformed bool) ([]any, error) {
+	f := frame{vals: make([]any, p.nslots*n), n: n}
+	if b := p.boxes * n; b > 0 {
+		f.box.slab = make([]uint64, b)
+	}
+	F := len(p.raw)
+	for r := range n {
+		row := raw(r)
+		for s := 0; s < F && s < len(row); s++ {
+			f.vals[s*n+r] = row[s]
+		}
+	}
+	if len(p.odt) > 0 {
+		for r := range n {
+			i := in(r)
+			if err := p.request(&f, r, &i, r); err != nil {
+				return nil, err
+			}
+		}
+		if err := p.steps(&f, p.odt); err != nil {
+			return nil, err
+		}
+	}
+	slots := p.outSlots
+	if !transformed {
+		slots = make([]int, F)
+		for i := range slots {
+			slots[i] = i
+		}
+	} else if err := p.steps(&f, p.mdt); err != nil {
+		return nil, err
+	}
+	w := len(slots)
+	out := make([]any, n*w)
+	for r := range n {
+		row := out[r*w : r*w+w]
+		for i, s := range slots {
+			row[i] = f.vals[s*n+r]
+		}
+	}
+	return out, nil
+}
+
+// Width is the length of a result row.
+func (p *Program) Width(transformed bool) int {
+	if transformed {
+		return len(p.names)
+	}
+	return len(p.raw)
+}
+
+func (p *Program) run(f *frame, r int, in *Input, transformed bool, entry int) error {
+	if len(p.odt) > 0 {
+		if err := p.request(f, r, in, entry); err != nil {
+			return err
+		}
+		if err := p.steps(f, p.odt); err != nil {
+			return err
+		}
+	}
+	if transformed {
+		return p.steps(f, p.mdt)
+	}
+	return nil
+}
+
+// request merges row r's request parameters into the frame (they override
+// fetched values, as hsfs's dict.update does) and checks that every
+// on-demand input is available.
+func (p *Program) request(f *frame, r int, in *Input, entry int) error {
+	req := in.Request
+	for k, v := range req {
+		if s, ok := p.slotOf[k]; ok {
+			f.vals[s*f.n+r] = v
+		}
+	}
+	if len(req) > 0 {
+		for k, v := range in.Entry {
+			if _, given := req[k]; given {
+				continue
+			}
+			if s, ok := p.slotOf[k]; ok && s >= len(p.raw) {
+				f.vals[s*f.n+r] = v
+			}
+		}
+	}
+	avail := func(name string, s int) bool {
+		if s < 0 {
+			return false
+		}
+		if s < len(p.raw) && (in.Absent == nil || !in.Absent[s]) {
+			return true
+		}
+		if _, ok := req[name]; ok {
+			return true
+		}
+		if len(req) > 0 {
+			if _, ok := in.Entry[name]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	var miss map[string][]string
+	for i := range p.odt {
+		st := &p.odt[i]
+		var m []string
+		for _, nd := range st.need {
+			if p.odtOuts[nd.prefixed] || p.odtOuts[nd.plain] {
+				continue
+			}
+			if !avail(nd.prefixed, nd.ps) && !avail(nd.plain, nd.us) && (nd.plain == nd.prefixed || !avail(nd.plain, p.slotIf(nd.plain))) {
+				m = append(m, nd.prefixed)
+			}
+		}
+		if len(m) > 0 {
+			sort.Strings(m)
+			if miss == nil {
+				miss = map[string][]string{}
+			}
+			for _, o := range st.outNms {
+				miss[o] = m
+			}
+		}
+	}
+	if miss != nil {
+		return &MissingError{Entry: entry, Features: miss}
+	}
+	return nil
+}
+
+func (p *Program) slotIf(name string) int {
+	if s, ok := p.slotOf[name]; ok {
+		return s
+	}
+	return -1
+}
+
+func (p *Program) steps(f *frame, steps []step) error {
+	n := f.n
+	for i := range steps {
+		st := &steps[i]
+		if st.k != nil {
+			in := p.input(f, st.in[0])
+			lo := st.out[0] * n
+			if err := st.k.run(&f.box, in, f.vals[lo:lo+len(st.out)*n], n); err != nil {
+				return fmt.Errorf("%s: %w", st.name, err)
+			}
+			continue
+		}
+		ins := make([][]any, len(st.in))
+		for j, s := range st.in {
+			ins[j] = p.input(f, s)
+		}
+		outs := make([][]any, len(st.out))
+		for j, s := range st.out {
+			outs[j] = f.col(s)
+			clear(outs[j])
+		}
+		if err := st.udf(ins, outs); err != nil {
+			return fmt.Errorf("transform: %s: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
+// input is the column of an input: the prefixed name's slot, falling back
+// per row to the unprefixed one where the first is nil (hsfs task_inputs).
+func (p *Program) input(f *frame, s [2]int) []any {
+	if s[1] < 0 {
+		return f.col(s[0])
+	}
+	if s[0] < 0 {
+		return f.col(s[1])
+	}
+	a := f.col(s[0])
+	for _, v := range a {
+		if v == nil {
+			// Mixed: merge into a fresh column (rare: a prefixed on-demand
+			// input given unprefixed).
+			b := f.col(s[1])
+			m := make([]any, f.n)
+			for r := range m {
+				if m[r] = a[r]; m[r] == nil {
+					m[r] = b[r]
+				}
+			}
+			return m
+		}
+	}
+	return a
+}
