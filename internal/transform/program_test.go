@@ -23,7 +23,7 @@ func testSpec() Spec {
 			{Name: "min_max_scaler", Features: []string{"amount"}, Dropped: []string{"amount"}},
 			{Name: "one_hot_encoder", Features: []string{"color"}, Dropped: []string{"color"}},
 		},
-		OnDemand: []Function{{Name: "ratio", Features: []string{"price", "qty"}, OutputTypes: []string{"double"}}},
+		OnDemand:   []Function{{Name: "ratio", Features: []string{"price", "qty"}, OutputTypes: []string{"double"}}},
 		Statistics: st,
 		UDFs: map[string]UDF{"ratio": {Arity: 2, Fn: func(in, out [][]any) error {
 			for r := range in[0] {
