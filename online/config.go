@@ -1,9 +1,9 @@
 package online
 
 import (
-	"database/sql"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -55,8 +55,24 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// MaxBatchKeys is the largest number of keys one batch statement
 	// carries; larger batches are split into chunks that run concurrently.
-	// Default: 200.
+	// A chunk is padded (with its last key repeated) to the next of a few
+	// sizes, the powers of two below MaxBatchKeys and MaxBatchKeys itself,
+	// so a batch statement has at most 1+log2(MaxBatchKeys) prepared forms
+	// rather than one per key count. Default: 200.
 	MaxBatchKeys int
+	// MaxStmtsPerConn bounds the prepared statements kept on each pooled
+	// connection; the least recently used one is closed on the server when
+	// another needs room. A Store thus holds at most MaxOpenConns ×
+	// MaxStmtsPerConn statements per server, which must stay well below
+	// the server's max_prepared_stmt_count (16,382 by default in MySQL and
+	// MariaDB) summed over every process. Default: 32.
+	MaxStmtsPerConn int
+
+	// AllowAnySelect accepts any single SELECT in Prepare, not only the
+	// statement shapes Hopsworks generates for online serving. The check
+	// is then a deny-list, which is never complete: rely on a user without
+	// write or FILE privileges. Default: false.
+	AllowAnySelect bool
 
 	// Hedge tunes the hedge delay and budget.
 	Hedge HedgeConfig
@@ -68,6 +84,10 @@ type Config struct {
 type RegionConfig struct {
 	ID      region.ID
 	Servers []ServerConfig
+	// TLS secures the connections to the region's servers that are given
+	// by Addr (a ServerConfig.MySQL keeps its own TLS settings unless it
+	// has none). Default: nil, no TLS.
+	TLS *TLSConfig
 }
 
 // ServerConfig is one MySQL server. Give Addr (host:port, using the
@@ -100,7 +120,7 @@ type HedgeConfig struct {
 	MaxRate float64
 	// Budget caps hedges: a ratio of requests plus a reserve, and a
 	// concurrency cap. Defaults: 10% + 10/s, 16 in flight.
-	Budget hedge.BudgetConfig
+	Budget BudgetConfig
 	// CancelLosers cancels the losing attempt. Default: false: the loser
 	// finishes under its own deadline so its connection survives
 	// (go-sql-driver closes the connection to cancel).
@@ -118,6 +138,26 @@ type HedgeConfig struct {
 	SoftMultiplier float64
 	SoftMin        time.Duration
 	SoftMax        time.Duration
+}
+
+// BudgetConfig caps hedges. The zero value means the defaults.
+type BudgetConfig struct {
+	// Ratio is the share of requests that may be hedged over time: each
+	// request deposits Ratio tokens, each hedge withdraws one.
+	// Default: 0.1 (10%).
+	Ratio float64
+	// ReservePerSecond tokens are added each second on top, so a quiet
+	// client can still hedge. Default: 10.
+	ReservePerSecond float64
+	// MaxTokens caps the bucket, so a long quiet period cannot buy a
+	// burst of hedges during a brownout. Default: 50.
+	MaxTokens float64
+	// MaxConcurrent caps hedges in flight. Default: 16.
+	MaxConcurrent int
+}
+
+func (b BudgetConfig) internal() hedge.BudgetConfig {
+	return hedge.BudgetConfig{Ratio: b.Ratio, ReservePerSecond: b.ReservePerSecond, MaxTokens: b.MaxTokens, MaxConcurrent: b.MaxConcurrent}
 }
 
 func (c Config) normalize() (Config, error) {
@@ -147,6 +187,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.MaxBatchKeys <= 0 {
 		c.MaxBatchKeys = 200
+	}
+	if c.MaxStmtsPerConn <= 0 {
+		c.MaxStmtsPerConn = 32
 	}
 	h := &c.Hedge
 	if h.Floor <= 0 {
@@ -180,6 +223,11 @@ func (c Config) normalize() (Config, error) {
 			return c, fmt.Errorf("%w: region %d: %w", ErrInvalidConfig, i, err)
 		}
 		regs[i] = RegionConfig{ID: id, Servers: append([]ServerConfig(nil), r.Servers...)}
+		if r.TLS != nil {
+			t := *r.TLS
+			t.CAPEM = append([]byte(nil), r.TLS.CAPEM...)
+			regs[i].TLS = &t
+		}
 		for j := range regs[i].Servers {
 			s := &regs[i].Servers[j]
 			if s.Name == "" {
@@ -195,8 +243,8 @@ func (c Config) normalize() (Config, error) {
 }
 
 // mysqlConfig builds the driver config of one server from a config, not a
-// DSN string (STYLE.md), with the settings a hedging client needs.
-func (c *Config) mysqlConfig(s ServerConfig) *mysql.Config {
+// DSN string, with the settings a hedging client needs.
+func (c *Config) mysqlConfig(s ServerConfig, t *TLSConfig) (*mysql.Config, error) {
 	var m *mysql.Config
 	if s.MySQL != nil {
 		m = s.MySQL.Clone()
@@ -210,48 +258,53 @@ func (c *Config) mysqlConfig(s ServerConfig) *mysql.Config {
 		m.Net = "tcp"
 		m.Addr = s.Addr
 	}
+	switch m.Net {
+	case "", "tcp", "tcp4", "tcp6", "unix":
+	default:
+		if m.DialFunc == nil {
+			// The Store dials every connection through a socket it can
+			// interrupt; a registered network is dialled by the driver's
+			// registry, which it cannot wrap.
+			return nil, fmt.Errorf("network %q is registered with the driver; give its dial function as MySQL.DialFunc instead", m.Net)
+		}
+	}
+	if t != nil && (s.MySQL == nil || (s.MySQL.TLS == nil && s.MySQL.TLSConfig == "")) {
+		host, _, err := net.SplitHostPort(m.Addr)
+		if err != nil {
+			host = m.Addr
+		}
+		tc, fallback, err := t.build(host)
+		if err != nil {
+			return nil, err
+		}
+		m.TLS, m.TLSConfig, m.AllowFallbackToPlaintext = tc, "", fallback
+	}
 	// time.Time for DATE/DATETIME/TIMESTAMP, as the Store promises.
 	m.ParseTime = true
 	if m.Timeout == 0 {
 		m.Timeout = c.DialTimeout
 	}
-	// Attempts are bounded by socket deadlines, not by a context: a
-	// cancellable context costs database/sql a goroutine per query and the
-	// driver a wake-up of its watcher (see hedge.Config.SelfBounded). A
-	// hung read or write ends after AttemptTimeout either way.
+	// Reads and writes are bounded by socket deadlines, not by a context:
+	// a cancellable context costs go-sql-driver a wake-up of its watcher
+	// per query (see hedge.Config.SelfBounded). The driver sets them per
+	// read; the Store clamps them to the attempt's own deadline (pool.go),
+	// so a hung or trickling server ends an attempt after AttemptTimeout.
 	if m.ReadTimeout == 0 || m.ReadTimeout > c.AttemptTimeout {
 		m.ReadTimeout = c.AttemptTimeout
 	}
 	if m.WriteTimeout == 0 || m.WriteTimeout > c.AttemptTimeout {
 		m.WriteTimeout = c.AttemptTimeout
 	}
-	return m
+	return m, nil
 }
 
-// interruptible reports whether the Store can dial m's connections
-// through sockets it can interrupt: its own dial function or a plain
-// network. A network registered with mysql.RegisterDialContext is dialled
-// by the driver's registry, which a Store cannot wrap.
-func interruptible(m *mysql.Config) bool {
-	if m.DialFunc != nil {
-		return true
-	}
-	switch m.Net {
-	case "", "tcp", "tcp4", "tcp6", "unix":
-		return true
-	}
-	return false
-}
-
-// Option injects dependencies: telemetry providers, a logger, a ready
-// *sql.DB, a clock.
+// Option injects dependencies: telemetry providers, a logger, a clock.
 type Option func(*options)
 
 type options struct {
 	tp     trace.TracerProvider
 	mp     metric.MeterProvider
 	logger *slog.Logger
-	dbs    map[string]*sql.DB
 	clock  region.Clock
 }
 
@@ -266,17 +319,6 @@ func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options)
 // WithLogger sets the logger for rare events (ejections, recoveries).
 // Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithDB uses db for the named server instead of opening one. The Store
-// does not close it, and does not change its pool settings.
-func WithDB(server string, db *sql.DB) Option {
-	return func(o *options) {
-		if o.dbs == nil {
-			o.dbs = map[string]*sql.DB{}
-		}
-		o.dbs[server] = db
-	}
-}
 
 // WithClock sets the clock used for health decisions. Default: the system
 // clock.

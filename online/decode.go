@@ -1,7 +1,6 @@
 package online
 
 import (
-	"database/sql"
 	"math"
 	"strconv"
 	"strings"
@@ -29,19 +28,6 @@ type decodePlan struct {
 	kinds []colKind
 }
 
-func planFor(rows *sql.Rows) (*decodePlan, error) {
-	cts, err := rows.ColumnTypes()
-	if err != nil {
-		return nil, err
-	}
-	p := &decodePlan{cols: make([]string, len(cts)), kinds: make([]colKind, len(cts))}
-	for i, ct := range cts {
-		p.cols[i] = ct.Name()
-		p.kinds[i] = kindOf(strings.ToUpper(ct.DatabaseTypeName()))
-	}
-	return p, nil
-}
-
 // kindOf maps a driver's upper-case database type name to a decoding.
 func kindOf(t string) colKind {
 	switch {
@@ -53,34 +39,6 @@ func kindOf(t string) colKind {
 		return kindString
 	}
 	return kindAsIs
-}
-
-func decodeAll(rows *sql.Rows, st *Stmt) (*Rows, error) {
-	p := st.plan.Load()
-	if p == nil {
-		var err error
-		if p, err = planFor(rows); err != nil {
-			return nil, err
-		}
-		st.plan.Store(p)
-	}
-	n := len(p.cols)
-	out := &Rows{Columns: p.cols}
-	ptrs := make([]any, n)
-	for rows.Next() {
-		row := make([]any, n)
-		for i := range row {
-			ptrs[i] = &row[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		for i, v := range row {
-			row[i] = convert(v, p.kinds[i])
-		}
-		out.Values = append(out.Values, row)
-	}
-	return out, rows.Err()
 }
 
 func convert(v any, k colKind) any {

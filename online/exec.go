@@ -3,97 +3,77 @@ package online
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
-
-// errNotPooled means a connection of the Store's pool is unknown to its
-// connector, which would be a bug.
-var errNotPooled = errors.New("online: connection not opened by the Store's connector")
 
 // maxBadConnRetries matches database/sql: a connection the driver finds
 // dead before it sent anything is replaced, twice at most.
 const maxBadConnRetries = 2
 
-// runHeld runs c on a connection of srv's pool, held for the call, at the
-// driver's level: the statement is prepared once per connection and kept,
-// and the rows are decoded straight from the driver. Skipping
-// database/sql's statement, argument and row machinery saves about as much
-// as the Store's hedging costs. With ir set, the connection's socket is
-// attached to it during the I/O.
-func (s *Store) runHeld(ctx context.Context, srv *server, c Call, ir *interruptor) (*Rows, error) {
-	var out *Rows
-	var err error
+// runOne runs c on a connection of srv's pool, held for the call, at the
+// driver's level: the statement is prepared once per connection (and kept
+// in its bounded cache), and the rows are decoded straight from the
+// driver. Every I/O of the call ends by deadline at the latest. With ir
+// set, the connection is attached to it during the I/O, and its wait for
+// a connection ends when ir fires.
+func (s *Store) runOne(ctx context.Context, srv *server, c Call, ir *interruptor, deadline time.Time) (*Rows, error) {
 	for try := 0; ; try++ {
-		out, err = s.runHeldOnce(ctx, srv, c, ir)
-		if err == nil || !errors.Is(err, driver.ErrBadConn) || try == maxBadConnRetries || ir.interrupted() {
+		out, err := s.runOnce(ctx, srv, c, ir, deadline)
+		if err == nil || !errors.Is(err, driver.ErrBadConn) || try == maxBadConnRetries || ir.interrupted() || !time.Now().Before(deadline) {
 			return out, err
 		}
 	}
 }
 
-func (s *Store) runHeldOnce(ctx context.Context, srv *server, c Call, ir *interruptor) (*Rows, error) {
-	var conn *sql.Conn
-	var err error
+func (s *Store) runOnce(ctx context.Context, srv *server, c Call, ir *interruptor, deadline time.Time) (*Rows, error) {
+	var stop func() <-chan struct{}
 	if ir != nil {
-		conn, err = ir.conn(ctx, srv.db)
-	} else {
-		conn, err = srv.db.Conn(ctx)
+		stop = ir.wait
 	}
+	pc, err := srv.pool.acquire(ctx, deadline, stop)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	var out *Rows
-	var qerr error
-	rerr := conn.Raw(func(dc any) error {
-		pc := srv.conn.lookup(dc)
-		if pc == nil {
-			qerr = errNotPooled
-			return qerr
-		}
-		if ir != nil && !ir.attach(pc.sock) {
-			qerr = errInterrupted // the connection was not touched
-			return nil
-		}
-		out, qerr = queryDriver(ctx, dc, pc, c)
-		if ir != nil && ir.detach(pc.sock) {
-			// The socket was stopped, maybe after the rows were read:
-			// the connection cannot be trusted again.
-			return driver.ErrBadConn
-		}
-		return qerr
-	})
-	if qerr == nil && out == nil {
-		qerr = rerr
+	if ir != nil && !ir.attach(pc) {
+		srv.pool.release(pc) // the connection was not touched
+		return nil, errInterrupted
 	}
-	return out, qerr
+	pc.begin(deadline)
+	out, err := pc.query(ctx, c)
+	pc.end()
+	if ir != nil && ir.detach(pc) {
+		// The connection may have been interrupted, maybe after the rows
+		// were read: it cannot be trusted again.
+		pc.interrupt()
+		if err == nil {
+			err = errInterrupted
+			out = nil
+		}
+	}
+	srv.pool.release(pc)
+	return out, err
 }
 
-// queryDriver prepares c's statement on dc if it is not yet, runs it and
-// decodes the rows.
-func queryDriver(ctx context.Context, dc any, pc *pooled, c Call) (*Rows, error) {
-	ds, ok := pc.stmts[c.Stmt]
-	if !ok {
-		pctx, ok := dc.(driver.ConnPrepareContext)
-		if !ok {
-			return nil, fmt.Errorf("online: driver connection %T cannot prepare with a context", dc)
-		}
-		var err error
-		if ds, err = pctx.PrepareContext(ctx, c.Stmt.query); err != nil {
-			return nil, err
-		}
-		pc.stmts[c.Stmt] = ds
+// query prepares c's statement on pc if it is not yet, runs it and decodes
+// the rows.
+func (pc *pconn) query(ctx context.Context, c Call) (*Rows, error) {
+	ds, err := pc.stmt(ctx, c.Stmt)
+	if err != nil {
+		return nil, err
 	}
-	args := make([]driver.NamedValue, len(c.Args))
-	checker, _ := dc.(driver.NamedValueChecker)
+	var buf [8]driver.NamedValue
+	args := buf[:0]
+	if len(c.Args) > len(buf) {
+		args = make([]driver.NamedValue, 0, len(c.Args))
+	}
 	for i, a := range c.Args {
-		args[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
-		if err := checkArg(checker, &args[i]); err != nil {
+		args = append(args, driver.NamedValue{Ordinal: i + 1, Value: a})
+		if err := checkArg(pc.checker, &args[i]); err != nil {
 			return nil, fmt.Errorf("%w: argument %d: %w", ErrArgType, i+1, err)
 		}
 	}
@@ -113,6 +93,14 @@ func queryDriver(ctx context.Context, dc any, pc *pooled, c Call) (*Rows, error)
 		return nil, err
 	}
 	return out, nil
+}
+
+// ping checks pc's server with COM_PING.
+func (pc *pconn) ping(ctx context.Context) error {
+	if p, ok := pc.dc.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
 }
 
 // checkArg converts an argument as database/sql would: the driver's
@@ -163,7 +151,13 @@ func decodeDriver(rows driver.Rows, st *Stmt) (*Rows, error) {
 		st.plan.Store(p)
 	}
 	out := &Rows{Columns: p.cols}
-	dest := make([]driver.Value, n)
+	var buf [16]driver.Value
+	dest := buf[:0]
+	if n > len(buf) {
+		dest = make([]driver.Value, n)
+	} else {
+		dest = buf[:n]
+	}
 	for {
 		err := rows.Next(dest)
 		if err == io.EOF {
@@ -181,4 +175,11 @@ func decodeDriver(rows driver.Rows, st *Stmt) (*Rows, error) {
 		}
 		out.Values = append(out.Values, row)
 	}
+}
+
+// connectSession opens one driver connection through c: the one place
+// where every session the Store uses begins. Each is made read-only on
+// the server before its first statement (session.go).
+func connectSession(ctx context.Context, c driver.Connector) (driver.Conn, error) {
+	return readOnlyConnector(c).Connect(ctx)
 }

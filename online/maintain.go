@@ -2,17 +2,19 @@ package online
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/tandemfs/tandem/region"
 )
 
 // Background cadence. Probes are checked often because recovery must be
-// noticed within about 200 ms (DESIGN.md §4 lessons); the check is cheap
-// (an atomic load per server).
+// noticed within about 200 ms (docs/ARCHITECTURE.md#hedging); the check is
+// cheap (an atomic load per server).
 const (
 	probeTick   = 10 * time.Millisecond
 	refreshTick = 250 * time.Millisecond
@@ -25,9 +27,14 @@ func (s *Store) maintain() {
 	defer t.Stop()
 	var lastRefresh, lastWarm time.Time
 	var snap region.Snapshot
+	logged := make([]int64, len(s.servers))
 	for {
 		now := s.clock.Now()
-		for _, srv := range s.servers {
+		for i, srv := range s.servers {
+			if n := srv.softEjects.Load(); n != logged[i] {
+				logged[i] = n
+				s.ejected(srv, "slow attempts")
+			}
 			if srv.rs.Health.ProbeDue(now) {
 				s.wg.Add(1)
 				go s.probe(srv)
@@ -68,7 +75,7 @@ func (s *Store) refreshDelays(now time.Time, snap *region.Snapshot) {
 			rtt := s.hedgeTargetRTT(srv)
 			srv.hedgeNs.Store(int64(adaptiveDelay(snap, rtt, h)))
 		}
-		srv.inline.Store(srv.conn != nil && srv.conn.socks && !h.NoInline && !h.CancelLosers && rarelyHedged(snap, time.Duration(srv.hedgeNs.Load())))
+		srv.inline.Store(!h.NoInline && !h.CancelLosers && rarelyHedged(snap, time.Duration(srv.hedgeNs.Load())))
 	}
 }
 
@@ -113,63 +120,29 @@ func (s *Store) hedgeTargetRTT(srv *server) time.Duration {
 	return 0
 }
 
-// warm keeps MinIdleConns connections open on srv and measures its round
-// trip with pings on them. Without warm connections a hedge pays for a
-// dial and a handshake: 2–3 remote round trips (DESIGN.md §4 lessons).
+// warm keeps MinIdleConns connections open on srv, measures its round
+// trip with a ping on one of them and prepares the Store's statements on
+// them. Without warm connections a hedge pays for a dial and a handshake:
+// 2–3 remote round trips (docs/ARCHITECTURE.md#hedging).
 func (s *Store) warm(srv *server) {
 	defer s.wg.Done()
 	defer srv.warming.Store(false)
-	if srv.db.Stats().Idle >= s.cfg.MinIdleConns && srv.rttNs.Load() > 0 {
-		// Warm enough; still take one round-trip sample.
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
-		defer cancel()
-		start := time.Now()
-		if err := srv.db.PingContext(ctx); err == nil {
-			s.noteRTT(srv, time.Since(start))
-		}
-		s.warmStmts(srv)
-		return
-	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
 	defer cancel()
-	// Hold MinIdleConns connections at once so the pool opens that many.
-	conns := make(chan *connPing, s.cfg.MinIdleConns)
-	for range s.cfg.MinIdleConns {
-		go func() {
-			c, err := srv.db.Conn(ctx)
-			if err != nil {
-				conns <- nil
-				return
-			}
-			start := time.Now()
-			err = c.PingContext(ctx)
-			conns <- &connPing{c: c, d: time.Since(start), err: err}
-		}()
-	}
-	var held []*connPing
-	for range s.cfg.MinIdleConns {
-		if cp := <-conns; cp != nil {
-			held = append(held, cp)
-		}
-	}
-	for _, cp := range held {
-		if cp.err == nil {
-			s.noteRTT(srv, cp.d)
-		}
-		_ = cp.c.Close() // back to the pool
-	}
-	s.warmStmts(srv)
+	_ = s.warmServer(ctx, srv)
 }
 
-// warmStmts prepares the Store's statements on the warm connections of
-// srv. database/sql prepares a statement on a connection the first time it
-// runs there, so without this the first hedge to a remote server pays an
-// extra round trip (COM_STMT_PREPARE) on each connection it lands on. Each
-// statement runs MinIdleConns times at once with NULL arguments, which
-// match no row; against a remote server the round trip makes the runs
-// overlap, so they land on different connections. It runs again only when
-// the pool opened new connections or new statements appeared.
-func (s *Store) warmStmts(srv *server) {
+// warmServer fills srv's pool to MinIdleConns, takes a round-trip sample
+// and prepares the Store's single statements on the idle connections
+// that lack them. It returns the first error.
+func (s *Store) warmServer(ctx context.Context, srv *server) error {
+	timeout := s.cfg.DialTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	if err := srv.pool.fill(ctx, timeout); err != nil {
+		return err
+	}
 	s.stmtMu.Lock()
 	stmts := make([]*Stmt, 0, len(s.stmts))
 	for _, st := range s.stmts {
@@ -178,98 +151,72 @@ func (s *Store) warmStmts(srv *server) {
 		}
 	}
 	s.stmtMu.Unlock()
-	gen := int64(len(stmts))
-	if srv.conn != nil {
-		gen += srv.conn.opened.Load() << 20
+	if len(stmts) > s.cfg.MaxStmtsPerConn {
+		stmts = stmts[:s.cfg.MaxStmtsPerConn]
 	}
-	if len(stmts) == 0 || srv.stmtGen.Load() == gen {
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
-	defer cancel()
-	if srv.conn != nil && srv.conn.socks {
-		if s.prepareHeld(ctx, srv, stmts) {
-			srv.stmtGen.Store(gen)
+	deadline := time.Now().Add(timeout)
+	var first error
+	// Visit each idle connection once: tryIdle hands out the least
+	// recently used, and release puts it back as the most recent.
+	for range srv.pool.stats().idle {
+		pc := srv.pool.tryIdle()
+		if pc == nil {
+			break
 		}
-		return
-	}
-	var wg sync.WaitGroup
-	for _, st := range stmts {
-		ps, err := st.on(ctx, srv)
-		if err != nil {
-			return
+		pc.begin(deadline)
+		var err error
+		if first == nil {
+			start := time.Now()
+			if err = pc.ping(ctx); err == nil {
+				s.noteRTT(srv, time.Since(start))
+			}
 		}
-		args := make([]any, st.info.params)
-		for range s.cfg.MinIdleConns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if rows, err := ps.QueryContext(ctx, args...); err == nil {
-					_ = rows.Close()
-				}
-			}()
+		for _, st := range stmts {
+			if err != nil {
+				break
+			}
+			if !pc.has(st) {
+				_, err = pc.stmt(ctx, st)
+			}
+		}
+		pc.end()
+		srv.pool.release(pc)
+		if err != nil && first == nil {
+			first = err
 		}
 	}
-	wg.Wait()
-	srv.stmtGen.Store(gen)
+	return first
 }
 
-// prepareHeld holds MinIdleConns connections of srv's pool at once and
-// prepares every statement in stmts on each that lacks it, in the
-// connection's own statement cache (held.go). It reports whether all of
-// them succeeded.
-func (s *Store) prepareHeld(ctx context.Context, srv *server, stmts []*Stmt) bool {
-	held := make(chan *sql.Conn, s.cfg.MinIdleConns)
-	for range s.cfg.MinIdleConns {
-		go func() {
-			c, err := srv.db.Conn(ctx)
-			if err != nil {
-				c = nil
-			}
-			held <- c
-		}()
+// Warm dials every available server's pool up to MinIdleConns, measures
+// its round trip and prepares the statements known so far on its
+// connections, all servers concurrently. It returns the servers' errors
+// joined. Calling it is optional: reads warm the pools in the background
+// from their first use.
+func (s *Store) Warm(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
 	}
-	ok := true
-	for range s.cfg.MinIdleConns {
-		c := <-held
-		if c == nil {
-			ok = false
+	s.use()
+	errs := make([]error, len(s.servers))
+	var wg sync.WaitGroup
+	for i, srv := range s.servers {
+		if !srv.rs.Health.Available() {
 			continue
 		}
-		err := c.Raw(func(dc any) error {
-			pc := srv.conn.lookup(dc)
-			if pc == nil {
-				return errNotPooled
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.warmServer(ctx, srv); err != nil {
+				errs[i] = &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "warm", Err: err}
 			}
-			prep, can := dc.(driver.ConnPrepareContext)
-			if !can {
-				return errNotPooled
-			}
-			for _, st := range stmts {
-				if _, done := pc.stmts[st]; done {
-					continue
-				}
-				ds, err := prep.PrepareContext(ctx, st.query)
-				if err != nil {
-					return err
-				}
-				pc.stmts[st] = ds
-			}
-			return nil
-		})
-		ok = ok && err == nil
-		_ = c.Close()
+		}()
 	}
-	return ok
-}
-
-type connPing struct {
-	c interface {
-		PingContext(context.Context) error
-		Close() error
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("online: warm: %w", err)
 	}
-	d   time.Duration
-	err error
+	return nil
 }
 
 func (s *Store) noteRTT(srv *server, d time.Duration) {
@@ -289,7 +236,7 @@ func (s *Store) probe(srv *server) {
 	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProbeTimeout)
 	defer cancel()
-	ok := probeOnce(ctx, srv.probes) == nil
+	ok := probeOnce(ctx, srv.probe) == nil
 	if s.ctx.Err() != nil {
 		ok = false
 	}
@@ -301,17 +248,14 @@ func (s *Store) probe(srv *server) {
 }
 
 // probeOnce dials a fresh connection and pings it. The driver honours ctx
-// during the dial and the handshake, and the probe connector's read and
-// write timeouts equal ProbeTimeout as a backstop, so this returns within
-// about ProbeTimeout.
-func probeOnce(ctx context.Context, c driver.Connector) error {
-	conn, err := c.Connect(ctx)
+// during the dial and the handshake, and the probe config's read and write
+// timeouts equal ProbeTimeout as a backstop, so this returns within about
+// ProbeTimeout.
+func probeOnce(ctx context.Context, mc *mysql.Config) error {
+	pc, err := dialConn(ctx, mc)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	if p, ok := conn.(driver.Pinger); ok {
-		return p.Ping(ctx)
-	}
-	return nil
+	defer func() { _ = pc.dc.Close() }()
+	return pc.ping(ctx)
 }

@@ -73,6 +73,7 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
+	s.use()
 	if len(calls) == 0 {
 		return &Result{}, nil
 	}
@@ -166,9 +167,12 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 	h.Begin()
 	defer h.End()
 	start := time.Now()
+	// The whole attempt, a wait for a connection included, ends by this
+	// deadline, however the server paces its bytes.
+	deadline := start.Add(s.cfg.AttemptTimeout)
 	soft := &softWatch{s: s, srv: srv}
 	t := s.engine.AfterFunc(time.Duration(srv.softNs.Load()), softFire, soft, 0)
-	rows, err := s.runCalls(ctx, srv, calls, ir)
+	rows, err := s.runCalls(ctx, srv, calls, ir, deadline)
 	t.Stop()
 	now := s.clock.Now()
 	el := time.Since(start)
@@ -208,13 +212,14 @@ type softWatch struct {
 	fired atomic.Bool
 }
 
-// softFire counts a slow attempt as a failure of its server, on the
-// engine's timer goroutine.
+// softFire counts a slow attempt as a failure of its server. It runs on
+// the engine's timer goroutine, which must not block: an ejection is only
+// counted here, and the background loop logs it.
 func softFire(arg any, _ int) {
 	w := arg.(*softWatch)
 	w.fired.Store(true)
 	if w.srv.rs.Health.Failure(w.s.clock.Now()) {
-		w.s.ejected(w.srv, "slow attempts")
+		w.srv.softEjects.Add(1)
 	}
 }
 
@@ -223,10 +228,10 @@ func (s *Store) ejected(srv *server, why string) {
 	s.tel.ejected(srv)
 }
 
-func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *interruptor) ([]*Rows, error) {
+func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *interruptor, deadline time.Time) ([]*Rows, error) {
 	out := make([]*Rows, len(calls))
 	if len(calls) == 1 {
-		r, err := s.runOne(ctx, srv, calls[0], ir)
+		r, err := s.runOne(ctx, srv, calls[0], ir, deadline)
 		out[0] = r
 		return out, err
 	}
@@ -236,10 +241,10 @@ func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = s.runOne(ctx, srv, calls[i], ir)
+			out[i], errs[i] = s.runOne(ctx, srv, calls[i], ir, deadline)
 		}()
 	}
-	out[0], errs[0] = s.runOne(ctx, srv, calls[0], ir)
+	out[0], errs[0] = s.runOne(ctx, srv, calls[0], ir, deadline)
 	wg.Wait()
 	// A fatal error (the statement's fault) wins over a transient one, so
 	// the request is not retried elsewhere in vain.
@@ -259,23 +264,4 @@ func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *int
 		return nil, first
 	}
 	return out, nil
-}
-
-// runOne runs one call on srv. On a pool the Store opened, it runs at the
-// driver's level on a connection it holds, with the statement prepared on
-// that connection; on a pool given with WithDB, through database/sql.
-func (s *Store) runOne(ctx context.Context, srv *server, c Call, ir *interruptor) (*Rows, error) {
-	if srv.conn != nil && srv.conn.socks {
-		return s.runHeld(ctx, srv, c, ir)
-	}
-	ps, err := c.Stmt.on(ctx, srv)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := ps.QueryContext(ctx, c.Args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return decodeAll(rows, c.Stmt)
 }

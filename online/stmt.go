@@ -1,32 +1,30 @@
 package online
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
 )
 
 // Stmt is a validated, read-only statement. It is prepared lazily on each
-// server the first time it runs there, and the prepared statement is kept
-// for the Store's life. Get one with [Store.Prepare]; it is safe for
-// concurrent use and owned by its Store (Close closes it).
+// pooled connection the first time it runs there, and kept in that
+// connection's bounded statement cache (Config.MaxStmtsPerConn). Get one
+// with [Store.Prepare]; it is safe for concurrent use and owned by its
+// Store, whose Close frees it; it has no Close of its own.
 type Stmt struct {
 	store *Store
 	query string
 	info  stmtInfo
 
-	prepared []atomic.Pointer[sql.Stmt] // by server index
-	plan     atomic.Pointer[decodePlan]
+	plan atomic.Pointer[decodePlan]
 
 	batchMu sync.Mutex
 	batch   map[int]*Stmt // expansions of "IN ?" by key count
 }
 
 // Prepare validates query and returns its statement. It does no I/O: the
-// statement is prepared on a server the first time it runs there. The same
-// text returns the same *Stmt.
+// statement is prepared on a connection the first time it runs there. The
+// same text returns the same *Stmt.
 //
 // Only a single read-only SELECT is accepted (no second statement, no
 // SELECT … INTO, no locking read), since hedging runs it twice. A batch
@@ -42,11 +40,11 @@ func (s *Store) Prepare(query string) (*Stmt, error) {
 	if st, ok := s.stmts[query]; ok {
 		return st, nil
 	}
-	info, err := checkSelect(query)
+	info, err := s.cfg.checkStatement(query)
 	if err != nil {
 		return nil, err
 	}
-	st := &Stmt{store: s, query: query, info: info, prepared: make([]atomic.Pointer[sql.Stmt], len(s.servers))}
+	st := &Stmt{store: s, query: query, info: info}
 	s.stmts[query] = st
 	return st, nil
 }
@@ -71,9 +69,13 @@ func (st *Stmt) KeyWidth() int {
 
 // Batch turns a batch statement and its keys into calls of at most
 // MaxBatchKeys keys each, with the "IN ?" placeholder expanded into bound
-// placeholders — values are never written into the SQL. Other parameters
-// of the statement are not supported in a batch form. Run the calls with
-// [Store.QueryGroup]; they run concurrently on one server.
+// placeholders — values are never written into the SQL. Each call is
+// padded to one of a few sizes by repeating its last key, which changes
+// no result: IN matches a row once however often its key is listed. So a
+// batch statement has a handful of prepared forms, not one per key
+// count. Other parameters of the statement are not supported in a batch
+// form. Run the calls with [Store.QueryGroup]; they run concurrently on
+// one server.
 func (st *Stmt) Batch(keys [][]any) ([]Call, error) {
 	if !st.IsBatch() {
 		return nil, fmt.Errorf("%w: %q has no \"IN ?\" batch placeholder", ErrInvalidStatement, st.query)
@@ -87,21 +89,36 @@ func (st *Stmt) Batch(keys [][]any) ([]Call, error) {
 			return nil, fmt.Errorf("%w: key %d has %d values, the statement's tuple has %d", ErrArgCount, i, len(k), w)
 		}
 	}
-	max := st.store.cfg.MaxBatchKeys
+	limit := st.store.cfg.MaxBatchKeys
 	var calls []Call
-	for lo := 0; lo < len(keys); lo += max {
-		hi := min(lo+max, len(keys))
-		x, err := st.expanded(hi - lo)
+	for lo := 0; lo < len(keys); lo += limit {
+		hi := min(lo+limit, len(keys))
+		n := batchForm(hi-lo, limit)
+		x, err := st.expanded(n)
 		if err != nil {
 			return nil, err
 		}
-		args := make([]any, 0, (hi-lo)*w)
+		args := make([]any, 0, n*w)
 		for _, k := range keys[lo:hi] {
 			args = append(args, k...)
+		}
+		last := keys[hi-1]
+		for range n - (hi - lo) {
+			args = append(args, last...)
 		}
 		calls = append(calls, Call{Stmt: x, Args: args})
 	}
 	return calls, nil
+}
+
+// batchForm is the number of keys of the form that carries n keys: the
+// next power of two, or limit.
+func batchForm(n, limit int) int {
+	f := 1
+	for f < n {
+		f *= 2
+	}
+	return min(f, limit)
 }
 
 func (st *Stmt) expanded(n int) (*Stmt, error) {
@@ -111,47 +128,14 @@ func (st *Stmt) expanded(n int) (*Stmt, error) {
 		return x, nil
 	}
 	q := expandIn(st.query, st.info, n)
-	info, err := checkSelect(q)
+	info, err := st.store.cfg.checkStatement(q)
 	if err != nil {
 		return nil, err
 	}
-	x := &Stmt{store: st.store, query: q, info: info, prepared: make([]atomic.Pointer[sql.Stmt], len(st.prepared))}
+	x := &Stmt{store: st.store, query: q, info: info}
 	if st.batch == nil {
 		st.batch = map[int]*Stmt{}
 	}
 	st.batch[n] = x
 	return x, nil
-}
-
-// on returns the statement prepared on srv, preparing it if needed. Two
-// goroutines may race to prepare; the loser closes its copy. No lock is
-// held across the round trip, so a hung server blocks only its own
-// attempts.
-func (st *Stmt) on(ctx context.Context, srv *server) (*sql.Stmt, error) {
-	slot := &st.prepared[srv.rs.Index]
-	if p := slot.Load(); p != nil {
-		return p, nil
-	}
-	p, err := srv.db.PrepareContext(ctx, st.query)
-	if err != nil {
-		return nil, err
-	}
-	if !slot.CompareAndSwap(nil, p) {
-		_ = p.Close()
-		return slot.Load(), nil
-	}
-	return p, nil
-}
-
-func (st *Stmt) closeAll() {
-	for i := range st.prepared {
-		if p := st.prepared[i].Swap(nil); p != nil {
-			_ = p.Close()
-		}
-	}
-	st.batchMu.Lock()
-	defer st.batchMu.Unlock()
-	for _, x := range st.batch {
-		x.closeAll()
-	}
 }

@@ -2,7 +2,6 @@ package online
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -20,8 +19,8 @@ import (
 
 // Store reads from the online stores of every region with hedged,
 // read-only statements. Create it with [New]; it is safe for concurrent
-// use. Close it when done: it closes the pools it opened (not those given
-// with [WithDB]) and stops its background work.
+// use. Close it when done: it closes its pools and stops its background
+// work.
 type Store struct {
 	cfg     Config
 	topo    *region.Topology
@@ -34,36 +33,39 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*Stmt
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	closed atomic.Bool
-	once   sync.Once
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+	once    sync.Once
+	used    atomic.Bool // the background loop runs
+	startMu sync.Mutex  // orders the loop's start against Close
 }
 
 // server is one MySQL server: its pool, health and tuned delays.
 type server struct {
-	rs     *region.Server
-	db     *sql.DB
-	owned  bool
-	probes driver.Connector // for probes on fresh connections
-	conn   *connector       // the pool's, nil for a pool given with WithDB
+	rs    *region.Server
+	pool  *pool
+	mc    *mysql.Config // the pool's connections'
+	probe *mysql.Config // probes': ProbeTimeout for every I/O
 
 	hedgeNs atomic.Int64 // adaptive hedge delay after an attempt here
 	softNs  atomic.Int64 // an attempt running longer is a soft failure
 	rttNs   atomic.Int64 // smoothed round trip of warm pings
 	warming atomic.Bool
 	// inline says reads whose first attempt is here run it on the
-	// caller's goroutine: the pool's connections can be interrupted and
-	// the server is rarely hedged (see conn.go).
-	inline  atomic.Bool
-	stmtGen atomic.Int64 // what warmStmts last prepared: statements and connections
+	// caller's goroutine: the server is rarely hedged (see conn.go).
+	inline atomic.Bool
+	// softEjects counts ejections by the soft-failure timer, which runs on
+	// the engine's timer goroutine and must not log: the background loop
+	// logs them.
+	softEjects atomic.Int64
 }
 
-// New validates cfg and builds a Store. It does no I/O: pools dial lazily,
-// and a background loop (started here, stopped by Close) warms them, probes
-// ejected servers and refreshes the adaptive delays. Call [Store.Ping] to
-// check connectivity up front.
+// New validates cfg and builds a Store. It does no I/O and starts no
+// goroutine: nothing dials until the Store is used (a read, [Store.Ping]
+// or [Store.Warm]); the first use starts the background loop (pool
+// warming, probes of ejected servers, delay refresh), which Close stops.
 func New(cfg Config, opts ...Option) (*Store, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
@@ -88,7 +90,7 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 	s := &Store{
 		cfg:    cfg,
 		topo:   topo,
-		engine: hedge.New(hedge.Config{AttemptTimeout: cfg.AttemptTimeout, CancelLosers: cfg.Hedge.CancelLosers, SelfBounded: true, Budget: cfg.Hedge.Budget}),
+		engine: hedge.New(hedge.Config{AttemptTimeout: cfg.AttemptTimeout, CancelLosers: cfg.Hedge.CancelLosers, SelfBounded: true, Budget: cfg.Hedge.Budget.internal()}),
 		clock:  o.clock,
 		log:    o.logger,
 		stmts:  map[string]*Stmt{},
@@ -103,45 +105,34 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("online: telemetry: %w", err)
 	}
-	byName := map[string]ServerConfig{}
+	type named struct {
+		sc  ServerConfig
+		tls *TLSConfig
+	}
+	byName := map[string]named{}
 	for _, r := range cfg.Regions {
 		for _, sc := range r.Servers {
-			byName[sc.Name] = sc
+			byName[sc.Name] = named{sc, r.TLS}
 		}
 	}
 	for _, rs := range topo.Servers() {
-		sc := byName[rs.Name]
-		mc := cfg.mysqlConfig(sc)
-		socks := interruptible(mc)
-		if socks {
-			mc.DialFunc = dialFunc(mc.DialFunc)
-		}
-		conn, err := mysql.NewConnector(mc)
+		nm := byName[rs.Name]
+		mc, err := cfg.mysqlConfig(nm.sc, nm.tls)
 		if err != nil {
-			s.closePools()
+			return nil, fmt.Errorf("%w: server %q: %w", ErrInvalidConfig, rs.Name, err)
+		}
+		// Validate the config now (NewConnector does no I/O), so a bad
+		// one fails New, not the first read.
+		if _, err := mysql.NewConnector(mc); err != nil {
 			return nil, fmt.Errorf("%w: server %q: %w", ErrInvalidConfig, rs.Name, err)
 		}
 		pc := mc.Clone()
 		pc.Timeout, pc.ReadTimeout, pc.WriteTimeout = cfg.ProbeTimeout, cfg.ProbeTimeout, cfg.ProbeTimeout
-		probeConn, err := mysql.NewConnector(pc)
-		if err != nil {
-			s.closePools()
-			return nil, fmt.Errorf("%w: server %q: %w", ErrInvalidConfig, rs.Name, err)
-		}
-		srv := &server{rs: rs, probes: probeConn}
-		if db, ok := o.dbs[rs.Name]; ok && db != nil {
-			srv.db = db
-		} else {
-			srv.conn = &connector{Connector: conn, socks: socks}
-			srv.db = sql.OpenDB(srv.conn)
-			srv.owned = true
-			// Pool sizes are set on purpose (DESIGN.md §4, lessons): a
-			// hard cap so a hung server cannot take unbounded connections,
-			// and idle connections kept so hedges land on warm ones.
-			srv.db.SetMaxOpenConns(cfg.MaxOpenConns)
-			srv.db.SetMaxIdleConns(cfg.MaxOpenConns)
-			srv.db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
-			srv.db.SetConnMaxIdleTime(0)
+		srv := &server{rs: rs, mc: mc, probe: pc}
+		srv.pool = &pool{
+			max: cfg.MaxOpenConns, minIdle: cfg.MinIdleConns, lifetime: cfg.ConnMaxLifetime,
+			stmtCap: cfg.MaxStmtsPerConn,
+			dial:    func(ctx context.Context) (*pconn, error) { return dialConn(ctx, srv.mc) },
 		}
 		srv.hedgeNs.Store(int64(cfg.Hedge.Ceiling))
 		if cfg.Hedge.Delay > 0 {
@@ -152,9 +143,56 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 	}
 	s.tel.bind(s.servers)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// dialConn opens one connection to the server of mc through a sock the
+// Store can interrupt. Each dial builds its own connector (a copy of the
+// config and no I/O, microseconds against a dial's milliseconds), whose
+// dial function hands back the sock it made: no side table from driver
+// connections to socks, nothing carried in the context.
+func dialConn(ctx context.Context, mc *mysql.Config) (*pconn, error) {
+	var sk *sock
+	m := *mc // shallow: the connector clones it again
+	m.DialFunc = wrapDial(mc.DialFunc, &sk)
+	c, err := mysql.NewConnector(&m)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := connectSession(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if sk == nil {
+		_ = dc.Close()
+		return nil, errors.New("online: the driver did not dial through the Store's dial function")
+	}
+	pc := &pconn{dc: dc, sock: sk, created: time.Now()}
+	pc.idleAt = pc.created
+	var ok bool
+	if pc.prep, ok = dc.(driver.ConnPrepareContext); !ok {
+		_ = dc.Close()
+		return nil, fmt.Errorf("online: driver connection %T cannot prepare with a context", dc)
+	}
+	pc.checker, _ = dc.(driver.NamedValueChecker)
+	pc.reset, _ = dc.(driver.SessionResetter)
+	pc.valid, _ = dc.(driver.Validator)
+	return pc, nil
+}
+
+// use starts the background loop on the Store's first use.
+func (s *Store) use() {
+	if s.used.Load() {
+		return
+	}
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if s.used.Load() || s.closed.Load() {
+		return
+	}
 	s.wg.Add(1)
 	go s.maintain()
-	return s, nil
+	s.used.Store(true)
 }
 
 // Topology is the Store's topology, with each server's live health.
@@ -169,6 +207,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	s.use()
 	regions := s.topo.Regions()
 	errs := make([]error, len(regions))
 	var wg sync.WaitGroup
@@ -178,7 +217,7 @@ func (s *Store) Ping(ctx context.Context) error {
 			defer wg.Done()
 			var last error
 			for _, rs := range s.topo.RegionServers(r) {
-				if last = s.servers[rs.Index].db.PingContext(ctx); last == nil {
+				if last = s.servers[rs.Index].ping(ctx); last == nil {
 					return
 				}
 				last = &RegionError{Region: r, Server: rs.Name, Op: "ping", Err: last}
@@ -199,40 +238,41 @@ func (s *Store) Ping(ctx context.Context) error {
 	return fmt.Errorf("online: ping: %w", errors.Join(out...))
 }
 
+// ping checks the server on a pooled connection, dialled if none is idle.
+func (srv *server) ping(ctx context.Context) error {
+	deadline := time.Now().Add(srv.mc.ReadTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	pc, err := srv.pool.acquire(ctx, deadline, nil)
+	if err != nil {
+		return err
+	}
+	pc.begin(deadline)
+	err = pc.ping(ctx)
+	pc.end()
+	srv.pool.release(pc)
+	return err
+}
+
 // Close stops the background loop, waits for every attempt still running
-// (each is bounded by AttemptTimeout) and closes the pools the Store
-// opened. It is idempotent; later calls return nil.
+// (each ends by its AttemptTimeout, a wait for a connection included) and
+// closes the pools. It is idempotent; later calls return nil.
 func (s *Store) Close() error {
-	var err error
 	s.once.Do(func() {
+		s.startMu.Lock()
 		s.closed.Store(true)
+		s.startMu.Unlock()
 		s.cancel()
 		s.wg.Wait()
 		s.engine.Close()
 		s.tel.close()
-		s.stmtMu.Lock()
-		for _, st := range s.stmts {
-			st.closeAll()
+		for _, srv := range s.servers {
+			// A connection still held (an inline attempt on a caller's
+			// goroutine) is closed when it is released.
+			srv.pool.close()
 		}
-		s.stmtMu.Unlock()
-		err = s.closePools()
 	})
-	return err
-}
-
-func (s *Store) closePools() error {
-	for _, srv := range s.servers {
-		if srv.owned && srv.db != nil {
-			// sql.DB.Close fails only when a connection fails to say
-			// goodbye (COM_QUIT), which is what a connection to a dead or
-			// blackholed server does: the driver's own "bad connection".
-			// Nothing is left open either way, so it is logged, not
-			// returned.
-			if err := srv.db.Close(); err != nil {
-				s.log.Debug("online: closing pool", "server", srv.rs.Name, "err", err)
-			}
-		}
-	}
 	return nil
 }
 
@@ -247,12 +287,16 @@ type ServerStats struct {
 	P50, P99 time.Duration
 	// HedgeDelay is the current adaptive delay after an attempt here.
 	HedgeDelay time.Duration
-	// Open, Idle and InUse are the pool's connections now.
+	// Open, Idle and InUse are the pool's connections now (Open counts
+	// those being dialled too).
 	Open, Idle, InUse int
 	// Opened counts connections ever opened; Discarded those closed for
-	// an error rather than by the pool's own limits. Both are 0 for a pool
-	// given with WithDB.
+	// an error or an interrupt rather than by the pool's own limits.
 	Opened, Discarded int64
+	// Statements is the number of prepared statements the Store holds on
+	// the server, over all its connections: at most MaxOpenConns ×
+	// MaxStmtsPerConn.
+	Statements int64
 }
 
 // Stats describes the Store.
@@ -260,6 +304,9 @@ type Stats struct {
 	Servers []ServerStats
 	// HedgeTokens is the hedge budget left.
 	HedgeTokens float64
+	// Statements is the number of prepared statements the Store holds on
+	// all servers.
+	Statements int64
 }
 
 // Stats returns a snapshot of every server's state.
@@ -271,17 +318,15 @@ func (s *Store) Stats() Stats {
 	for _, srv := range s.servers {
 		q[0], q[1] = 0, 0
 		srv.rs.Health.Latency().Quantiles(now, qs, q)
-		st := srv.db.Stats()
+		st := srv.pool.stats()
 		ss := ServerStats{
 			Region: srv.rs.Region, Name: srv.rs.Name, State: srv.rs.Health.State(),
 			Ejections: srv.rs.Health.Ejections(), P50: q[0], P99: q[1],
 			HedgeDelay: time.Duration(srv.hedgeNs.Load()),
-			Open:       st.OpenConnections, Idle: st.Idle, InUse: st.InUse,
+			Open:       st.open, Idle: st.idle, InUse: st.inUse,
+			Opened: st.opened, Discarded: st.discarded, Statements: st.stmts,
 		}
-		if srv.conn != nil {
-			ss.Opened = srv.conn.opened.Load()
-			ss.Discarded = ss.Opened - int64(st.OpenConnections) - st.MaxIdleClosed - st.MaxIdleTimeClosed - st.MaxLifetimeClosed
-		}
+		out.Statements += st.stmts
 		out.Servers = append(out.Servers, ss)
 	}
 	return out

@@ -19,6 +19,7 @@ func TestQueryDecodesTypes(t *testing.T) {
 	// hedge from us is right then. This test is about decoding and the
 	// local preference, so no hedge fires on the timer.
 	cfg.Hedge.Delay = 10 * time.Second
+	cfg.AllowAnySelect = true // qTypes is not a Hopsworks shape
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qTypes)
 	res, err := s.Query(ctxT(t, 5*time.Second), st, []any{int64(7)})
@@ -135,6 +136,7 @@ func TestFatalErrorsDoNotHedge(t *testing.T) {
 	// No hedge can fire by timer: a second attempt (on us) could only
 	// come from a failover, which a statement error must not trigger.
 	cfg.Hedge.Delay = 10 * time.Second
+	cfg.AllowAnySelect = true // statements that fail on the server
 	s := newStore(t, cfg)
 	for _, tc := range []struct {
 		name string
@@ -560,7 +562,7 @@ func TestWarmPoolServesTheFirstRemoteHedgeInOneRoundTrip(t *testing.T) {
 	var us ServerStats
 	waitFor(t, 5*time.Second, "us to be warm with the statement prepared", func() bool {
 		us = s.Stats().Servers[1]
-		return us.Idle >= 4 && s.servers[1].stmtGen.Load() != 0
+		return us.Idle >= 4 && us.Statements >= 4
 	})
 	c.servers[0].Proxy().SetStall(1, 500*time.Millisecond)
 	start := time.Now()

@@ -103,7 +103,7 @@ func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry,
 	}
 	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for srv, a := range t.srvAttrs {
-			o.ObserveInt64(open, int64(srv.db.Stats().OpenConnections), a.(metric.ObserveOption))
+			o.ObserveInt64(open, int64(srv.pool.stats().open), a.(metric.ObserveOption))
 			o.ObserveFloat64(delay, time.Duration(srv.hedgeNs.Load()).Seconds(), a.(metric.ObserveOption))
 		}
 		return nil
