@@ -6,8 +6,8 @@
 // (connection refused) and a flaky network (connection resets).
 //
 // We do not use Toxiproxy: its toxics are rolled per connection, not per
-// request (see /work/shared/notes/envprobe.md §3), and scenario S2 ("eu
-// stalls 2% of requests by 100 ms", DESIGN.md §6) needs per-request stalls.
+// request, and scenario S2 ("eu stalls 2% of requests by 100 ms",
+// docs/ARCHITECTURE.md) needs per-request stalls.
 //
 // # Contract
 //
@@ -22,6 +22,9 @@
 //     are not delayed cumulatively.
 //   - [Proxy.SetStall]: each client→server read (our approximation of a
 //     request) is held for d with probability p before it is forwarded.
+//   - [Proxy.SetTrickle]: server→client bytes are written one at a time, d
+//     apart, as by a server that is alive but paces its bytes; a client's
+//     per-read socket timeout never fires.
 //   - [Proxy.SetBlackhole]: new connections are accepted and never dialled;
 //     existing connections freeze. Bytes in both directions are swallowed and
 //     connections stay open. Turning it off resets the frozen connections

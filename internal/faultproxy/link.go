@@ -172,14 +172,33 @@ func (l *link) writeDown(ch <-chan chunk) {
 				l.p.swallowed.Add(1)
 				continue
 			}
-			if _, err := l.client.Write(c.data); err != nil {
-				l.close(false)
+			if !l.write(c.data) {
 				return
 			}
 		case <-l.done:
 			return
 		}
 	}
+}
+
+// write sends server→client data, one byte per trickle interval when
+// SetTrickle is on; false means the link is finished.
+func (l *link) write(b []byte) bool {
+	for len(b) > 0 {
+		n := len(b)
+		if every := time.Duration(l.p.trickle.Load()); every > 0 {
+			n = 1
+			if !l.sleep(every) {
+				return false
+			}
+		}
+		if _, err := l.client.Write(b[:n]); err != nil {
+			l.close(false)
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 // sleep waits d or until the link closes; false means it closed.

@@ -53,6 +53,7 @@ type Proxy struct {
 	wg     sync.WaitGroup // accept loops and per-connection goroutines
 
 	latency atomic.Int64 // nanoseconds, server→client
+	trickle atomic.Int64 // nanoseconds between server→client bytes; 0: off
 
 	accepted, requests, stalled, swallowed, resets, dialErrors atomic.Int64
 
@@ -114,6 +115,14 @@ func (p *Proxy) Target() string { return p.target }
 // d <= 0 removes the delay.
 func (p *Proxy) SetLatency(d time.Duration) {
 	p.latency.Store(int64(max(d, 0)))
+}
+
+// SetTrickle makes the proxy pass server→client data on one byte at a
+// time, each after d, as a server that is alive but paces its bytes: every
+// read of the client succeeds, so a per-read socket timeout never fires.
+// It applies to data written after the call; d <= 0 turns it off.
+func (p *Proxy) SetTrickle(d time.Duration) {
+	p.trickle.Store(int64(max(d, 0)))
 }
 
 // SetStall makes each client→server read be held for d, with probability p,

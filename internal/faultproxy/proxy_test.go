@@ -456,3 +456,49 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestTrickle: with SetTrickle every byte of a reply arrives on its own,
+// one interval apart, so a reader with a short per-read deadline keeps
+// succeeding while the reply as a whole takes len × interval.
+func TestTrickle(t *testing.T) {
+	const every = 20 * time.Millisecond
+	srv := newEchoServer(t)
+	p := newProxy(t, srv.addr())
+	c := dial(t, p.Addr())
+	if _, err := c.roundTrip("warm", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p.SetTrickle(every)
+	msg := "abcdefghi" // 10 bytes with the newline
+	if _, err := io.WriteString(c.c, msg+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got := make([]byte, 0, len(msg)+1)
+	buf := make([]byte, 64)
+	for len(got) < len(msg)+1 {
+		// Each read must succeed within a per-read deadline far below the
+		// whole reply's time, and bring one byte.
+		if err := c.c.SetReadDeadline(time.Now().Add(10 * every)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := c.c.Read(buf)
+		if err != nil {
+			t.Fatalf("read after %d bytes: %v", len(got), err)
+		}
+		if n != 1 {
+			t.Fatalf("read %d bytes at once; want one at a time", n)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != msg+"\n" {
+		t.Fatalf("got %q", got)
+	}
+	if el := time.Since(start); el < time.Duration(len(msg))*every {
+		t.Fatalf("reply took %v; %d bytes at %v each take at least %v", el, len(msg)+1, every, time.Duration(len(msg))*every)
+	}
+	p.SetTrickle(0)
+	if rtt, err := c.roundTrip("fast", 2*time.Second); err != nil || rtt > 10*every {
+		t.Fatalf("after SetTrickle(0): rtt %v, err %v", rtt, err)
+	}
+}
