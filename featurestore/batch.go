@@ -73,148 +73,220 @@ func (fv *FeatureView) GetFeatureVectors(ctx context.Context, entries []map[stri
 	return b, err
 }
 
+// batchRun is one GetFeatureVectors call on its way through the phases of
+// batch: resolve the entries, find each group's distinct keys, read their
+// chunks, match the rows back to keys, assemble the vectors.
+type batchRun struct {
+	fv      *FeatureView
+	p       *plan
+	o       *vectorOpts
+	entries []map[string]any
+	b       *Batch
+
+	args     []any    // n × nkeys: each entry's normalised keys
+	skipped  []uint64 // per entry: groups not read (resolved.skipped)
+	absent   []uint64 // per entry: groups left out (resolved.absent)
+	slot     []int32  // n × groups: entry i's key in group g, -1 unread
+	keys     [][][]any
+	index    []map[string]int32 // per group: key encoding -> slot
+	calls    []online.Call
+	span     [][2]int // calls[span[g][0]:span[g][1]] are group g's
+	rows     []*online.Rows
+	regions  []region.ID
+	found    [][]any // per group's key slots, from foundAt[g]: its row
+	foundAt  []int
+	maps     []*colMap
+	keyBytes []byte
+}
+
 func (fv *FeatureView) batch(ctx context.Context, p *plan, entries []map[string]any, o *vectorOpts) (*Batch, error) {
-	n, G, K, F := len(entries), len(p.groups), p.nkeys, len(p.names)
+	run := &batchRun{fv: fv, p: p, o: o, entries: entries}
+	if err := run.resolve(); err != nil {
+		return nil, err
+	}
+	run.distinctKeys()
+	if err := run.chunk(); err != nil {
+		return nil, err
+	}
+	if err := run.read(ctx); err != nil {
+		return nil, err
+	}
+	if err := run.match(ctx); err != nil {
+		return nil, err
+	}
+	run.assemble()
+	return run.b, nil
+}
+
+func (r *batchRun) passedFor(i int) map[string]any {
+	if r.o.passedEach != nil && r.o.passedEach[i] != nil {
+		return r.o.passedEach[i]
+	}
+	return r.o.passed
+}
+
+// resolve checks the passed features and resolves every entry's keys.
+func (r *batchRun) resolve() error {
+	p, o, n := r.p, r.o, len(r.entries)
 	if o.passedEach != nil && len(o.passedEach) != n {
-		return nil, fmt.Errorf("featurestore: WithPassedFeaturesEach has %d entries, the batch %d", len(o.passedEach), n)
+		return fmt.Errorf("featurestore: WithPassedFeaturesEach has %d entries, the batch %d", len(o.passedEach), n)
 	}
 	if err := p.checkPassed(o.passed); err != nil {
-		return nil, err
+		return err
 	}
 	for _, m := range o.passedEach {
 		if err := p.checkPassed(m); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	passedFor := func(i int) map[string]any {
-		if o.passedEach != nil && o.passedEach[i] != nil {
-			return o.passedEach[i]
-		}
-		return o.passed
-	}
-	args := make([]any, n*K)
-	skipped := make([]uint64, n)
-	for i, e := range entries {
-		r, err := p.resolve(e, passedFor(i), i, args[i*K:(i+1)*K:(i+1)*K])
+	K := p.nkeys
+	r.args = make([]any, n*K)
+	r.skipped, r.absent = make([]uint64, n), make([]uint64, n)
+	for i, e := range r.entries {
+		res, err := p.resolve(e, r.passedFor(i), i, r.args[i*K:(i+1)*K:(i+1)*K], o.allowMissing)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		skipped[i] = r.skipped
+		if err := p.unsupported(&res); err != nil {
+			return err
+		}
+		r.skipped[i], r.absent[i] = res.skipped, res.absent
 	}
+	return nil
+}
 
-	// Distinct keys per group; slot[i*G+g] is entry i's key in group g.
-	slot := make([]int32, n*G)
-	keys := make([][][]any, G)
-	index := make([]map[string]int32, G)
-	var kb []byte
+// distinctKeys collects each group's distinct keys; duplicate entries
+// share a slot and are read once.
+func (r *batchRun) distinctKeys() {
+	p, n, G, K := r.p, len(r.entries), len(r.p.groups), r.p.nkeys
+	r.slot = make([]int32, n*G)
+	r.keys = make([][][]any, G)
+	r.index = make([]map[string]int32, G)
 	for g, gr := range p.groups {
-		index[g] = make(map[string]int32, n)
-		for i := range entries {
-			if skipped[i]&(1<<g) != 0 && g < 64 {
-				slot[i*G+g] = -1
+		r.index[g] = make(map[string]int32, n)
+		for i := range r.entries {
+			if g < 64 && (r.skipped[i]|r.absent[i])&(1<<g) != 0 {
+				r.slot[i*G+g] = -1
 				continue
 			}
-			k := args[i*K+gr.argOffset : i*K+gr.argOffset+len(gr.keys)]
-			kb = appendKey(kb[:0], k, false)
-			s, ok := index[g][string(kb)]
+			k := r.args[i*K+gr.argOffset : i*K+gr.argOffset+len(gr.keys)]
+			r.keyBytes = appendKey(r.keyBytes[:0], k, false)
+			s, ok := r.index[g][string(r.keyBytes)]
 			if !ok {
-				s = int32(len(keys[g]))
-				index[g][string(kb)] = s
-				keys[g] = append(keys[g], k)
+				s = int32(len(r.keys[g]))
+				r.index[g][string(r.keyBytes)] = s
+				r.keys[g] = append(r.keys[g], k)
 			}
-			slot[i*G+g] = s
+			r.slot[i*G+g] = s
 		}
 	}
-	b := &Batch{Names: p.names, Vectors: make([]Vector, n)}
-	for g := range keys {
-		b.Unique = max(b.Unique, len(keys[g]))
+	r.b = &Batch{Names: r.p.names, Vectors: make([]Vector, n)}
+	for g := range r.keys {
+		r.b.Unique = max(r.b.Unique, len(r.keys[g]))
 	}
+}
 
-	// Every group's chunks, in one online group unless PerStatementHedging.
-	var calls []online.Call
-	span := make([][2]int, G) // calls[span[g][0]:span[g][1]] are group g's
-	for g, gr := range p.groups {
-		span[g][0] = len(calls)
-		if len(keys[g]) > 0 {
-			cs, err := gr.batch.Batch(keys[g])
+// chunk turns each group's keys into batch calls (online's MaxBatchKeys
+// per call).
+func (r *batchRun) chunk() error {
+	r.span = make([][2]int, len(r.p.groups))
+	for g, gr := range r.p.groups {
+		r.span[g][0] = len(r.calls)
+		if len(r.keys[g]) > 0 {
+			cs, err := gr.batch.Batch(r.keys[g])
 			if err != nil {
-				return nil, fmt.Errorf("featurestore: feature view %s v%d: %w", p.name, p.version, err)
+				return fmt.Errorf("featurestore: feature view %s v%d: %w", r.p.name, r.p.version, err)
 			}
-			calls = append(calls, cs...)
+			r.calls = append(r.calls, cs...)
 		}
-		span[g][1] = len(calls)
+		r.span[g][1] = len(r.calls)
 	}
-	rows := make([]*online.Rows, len(calls))
-	regions := make([]region.ID, G)
+	return nil
+}
+
+// read runs every group's chunks, in one online group unless
+// PerStatementHedging.
+func (r *batchRun) read(ctx context.Context) error {
+	G := len(r.p.groups)
+	r.rows = make([]*online.Rows, len(r.calls))
+	r.regions = make([]region.ID, G)
+	if len(r.calls) == 0 {
+		return nil
+	}
 	var cobuf [2]online.CallOption
-	copts := o.online(cobuf[:0])
-	if len(calls) > 0 {
-		if o.perStatement && G > 1 {
-			eg, ectx := errgroup.WithContext(ctx)
-			eg.SetLimit(fv.c.cfg.MaxConcurrentGroups)
-			hedged := make([]bool, G)
-			for g := range p.groups {
-				lo, hi := span[g][0], span[g][1]
-				if lo == hi {
-					continue
-				}
-				eg.Go(func() error {
-					res, err := fv.c.store.QueryGroup(ectx, calls[lo:hi], copts...)
-					if err != nil {
-						return err
-					}
-					copy(rows[lo:hi], res.Rows)
-					regions[g], hedged[g] = res.Region, res.Hedged
-					return nil
-				})
-			}
-			if err := eg.Wait(); err != nil {
-				return nil, fv.c.wrapRead(p, err)
-			}
-			for g, r := range regions {
-				if r == "" {
-					continue
-				}
-				if b.Region == "" {
-					b.Region = r
-				} else if r != b.Region {
-					b.MixedRegions = true
-				}
-				b.Hedged = b.Hedged || hedged[g]
-			}
-		} else {
-			res, err := fv.c.store.QueryGroup(ctx, calls, copts...)
-			if err != nil {
-				return nil, fv.c.wrapRead(p, err)
-			}
-			copy(rows, res.Rows)
-			b.Region, b.Hedged = res.Region, res.Hedged
-			for g := range regions {
-				if span[g][0] < span[g][1] {
-					regions[g] = res.Region
-				}
+	copts := r.o.online(cobuf[:0])
+	store, b := r.fv.c.store, r.b
+	if !r.o.perStatement || G == 1 {
+		res, err := store.QueryGroup(ctx, r.calls, copts...)
+		if err != nil {
+			return r.fv.c.wrapRead(r.p, err)
+		}
+		copy(r.rows, res.Rows)
+		b.Region, b.Hedged = res.Region, res.Hedged
+		for g := range r.regions {
+			if r.span[g][0] < r.span[g][1] {
+				r.regions[g] = res.Region
 			}
 		}
+		return nil
 	}
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(r.fv.c.cfg.MaxConcurrentGroups)
+	hedged := make([]bool, G)
+	for g := range r.p.groups {
+		lo, hi := r.span[g][0], r.span[g][1]
+		if lo == hi {
+			continue
+		}
+		eg.Go(func() error {
+			res, err := store.QueryGroup(ectx, r.calls[lo:hi], copts...)
+			if err != nil {
+				return err
+			}
+			copy(r.rows[lo:hi], res.Rows)
+			r.regions[g], hedged[g] = res.Region, res.Hedged
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return r.fv.c.wrapRead(r.p, err)
+	}
+	for g, reg := range r.regions {
+		if reg == "" {
+			continue
+		}
+		if b.Region == "" {
+			b.Region = reg
+		} else if reg != b.Region {
+			b.MixedRegions = true
+		}
+		b.Hedged = b.Hedged || hedged[g]
+	}
+	return nil
+}
 
-	// Match rows back to keys, per group.
-	found := make([][]any, 0)
-	var maps []*colMap
-	foundAt := make([]int, G) // offset of group g's keys in found
-	for g, gr := range p.groups {
-		foundAt[g] = len(found)
-		found = append(found, make([][]any, len(keys[g]))...)
+// match finds, per group, the row of each distinct key, by the key
+// columns the batch form selects; keys that match no row exactly are then
+// matched folded, as MySQL's default collations compare.
+func (r *batchRun) match(ctx context.Context) error {
+	G := len(r.p.groups)
+	r.foundAt = make([]int, G)
+	for g, gr := range r.p.groups {
+		r.foundAt[g] = len(r.found)
+		r.found = append(r.found, make([][]any, len(r.keys[g]))...)
+		found := r.found[r.foundAt[g] : r.foundAt[g]+len(r.keys[g])]
+		chunks := r.rows[r.span[g][0]:r.span[g][1]]
 		var m *colMap
 		var kv []any
 		var unmatched [][]any
 		matched := 0
-		for _, rs := range rows[span[g][0]:span[g][1]] {
+		for _, rs := range chunks {
 			if rs == nil || len(rs.Values) == 0 {
 				continue
 			}
 			var err error
 			if m, err = gr.columns(&gr.batchCols, rs.Columns, true); err != nil {
-				return nil, err
+				return err
 			}
 			if kv == nil {
 				kv = make([]any, len(m.keys))
@@ -223,34 +295,38 @@ func (fv *FeatureView) batch(ctx context.Context, p *plan, entries []map[string]
 				for j, ci := range m.keys {
 					kv[j] = row[ci]
 				}
-				kb = appendKey(kb[:0], kv, false)
-				if s, ok := index[g][string(kb)]; ok {
-					if found[foundAt[g]+int(s)] == nil {
-						found[foundAt[g]+int(s)] = row
-						matched++
-					}
-				} else {
+				r.keyBytes = appendKey(r.keyBytes[:0], kv, false)
+				if s, ok := r.index[g][string(r.keyBytes)]; !ok {
 					unmatched = append(unmatched, row)
+				} else if found[s] == nil {
+					found[s] = row
+					matched++
 				}
 			}
 		}
 		switch {
 		case m == nil:
-		case gr.folds && matched < len(keys[g]):
-			b.Unmatched += matchFolded(keys[g], rows[span[g][0]:span[g][1]], unmatched, m, found[foundAt[g]:foundAt[g]+len(keys[g])])
+		case gr.folds && matched < len(r.keys[g]):
+			r.b.Unmatched += matchFolded(r.keys[g], chunks, unmatched, m, found)
 		default:
-			b.Unmatched += len(unmatched)
+			r.b.Unmatched += len(unmatched)
 		}
-		maps = append(maps, m)
+		r.maps = append(r.maps, m)
 	}
-	if b.Unmatched > 0 {
-		fv.c.tel.unmatchedRows(ctx, b.Unmatched)
+	if r.b.Unmatched > 0 {
+		r.fv.c.tel.unmatchedRows(ctx, r.b.Unmatched)
 	}
+	return nil
+}
 
-	// Assemble: one slab for all values and one for all statuses.
+// assemble builds every entry's vector: one slab for all values and one
+// for all statuses.
+func (r *batchRun) assemble() {
+	p, b := r.p, r.b
+	n, G, F := len(r.entries), len(p.groups), len(p.names)
 	vals := make([]any, n*F)
 	stats := make([]GroupStatus, n*G)
-	for i := range entries {
+	for i := range r.entries {
 		v := &b.Vectors[i]
 		v.Names, v.Values, v.Groups = p.names, vals[i*F:(i+1)*F:(i+1)*F], stats[i*G:(i+1)*G:(i+1)*G]
 		v.Region, v.Hedged, v.MixedRegions = b.Region, b.Hedged, b.MixedRegions
@@ -258,13 +334,17 @@ func (fv *FeatureView) batch(ctx context.Context, p *plan, entries []map[string]
 		for g, gr := range p.groups {
 			gs := &v.Groups[g]
 			gs.FeatureGroup, gs.ID, gs.Version = gr.fgName, gr.fgID, gr.fgVersion
-			s := slot[i*G+g]
+			s := r.slot[i*G+g]
 			if s < 0 {
 				gs.Status = Skipped
+				if g < 64 && r.absent[i]&(1<<g) != 0 {
+					gs.Status = Missing
+					complete = false
+				}
 				continue
 			}
-			gs.Region = regions[g]
-			row := found[foundAt[g]+int(s)]
+			gs.Region = r.regions[g]
+			row := r.found[r.foundAt[g]+int(s)]
 			if row == nil {
 				gs.Status = Missing
 				complete = false
@@ -272,15 +352,14 @@ func (fv *FeatureView) batch(ctx context.Context, p *plan, entries []map[string]
 			}
 			gs.Status = Present
 			for j, oc := range gr.outs {
-				v.Values[oc.pos] = row[maps[g].outs[j]]
+				v.Values[oc.pos] = row[r.maps[g].outs[j]]
 			}
 		}
 		if !complete {
 			b.Missing++
 		}
-		p.applyPassed(v, passedFor(i))
+		p.applyPassed(v, r.passedFor(i))
 	}
-	return b, nil
 }
 
 // matchFolded gives the keys that matched no row exactly a row whose key

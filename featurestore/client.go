@@ -33,19 +33,22 @@ type Client struct {
 	log   *slog.Logger
 	tel   *telemetry
 
+	planOpts planOptions
+
 	plans  *ttlLRU[viewKey, *FeatureView] // fresh plans, TTL-bound
 	sf     singleflight.Group
 	viewMu sync.Mutex
-	// views remembers every handle ever loaded, fresh or not: a plan is
-	// never forgotten because metadata is down (static stability).
+	// views remembers the handles loaded, fresh or not, up to
+	// Config.MaxPlans: a plan is not forgotten because metadata is down
+	// (static stability); past the cap the least recently used is.
 	views map[viewKey]*FeatureView
 
-	ctx     context.Context // owned: background refresh and loads run on it
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	lifeMu  sync.Mutex // orders wg.Add against Close
-	closed  atomic.Bool
-	closeMu sync.Once
+	ctx       context.Context // owned: background refresh and loads run on it
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	lifeMu    sync.Mutex // orders wg.Add against Close
+	closed    atomic.Bool
+	closeOnce sync.Once
 }
 
 type viewKey struct {
@@ -107,7 +110,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: o.logger, views: map[viewKey]*FeatureView{}}
+	c := &Client{cfg: cfg, log: o.logger, views: map[viewKey]*FeatureView{}, planOpts: planOptions{keyAliases: o.keyAliases}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -167,7 +170,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		if o.mp != nil {
 			sopts = append(sopts, online.WithMeterProvider(o.mp))
 		}
-		s, err := online.New(cfg.onlineConfig(), sopts...)
+		s, err := online.New(cfg.onlineConfig(nil), sopts...)
 		if err != nil {
 			return fail(fmt.Errorf("%w: online: %w", ErrInvalidConfig, err))
 		}
@@ -204,7 +207,7 @@ func (c *Client) Ping(ctx context.Context) error {
 // caches' timers. It is idempotent; calls made afterwards return ErrClosed.
 func (c *Client) Close() error {
 	var err error
-	c.closeMu.Do(func() {
+	c.closeOnce.Do(func() {
 		c.lifeMu.Lock()
 		c.closed.Store(true)
 		c.lifeMu.Unlock()
@@ -307,6 +310,7 @@ func (c *Client) load(k viewKey) (*FeatureView, error) {
 		if t := c.cfg.VectorCache.TTL; t > 0 {
 			fv.cache = newTTLLRU[string, cachedVector](c.cfg.VectorCache.Size, t)
 		}
+		c.evictLocked()
 		c.views[k] = fv
 	}
 	fv.plan.Store(p)
@@ -332,7 +336,13 @@ func (c *Client) fetchPlan(ctx context.Context, k viewKey) (*plan, error) {
 	if err := eg.Wait(); err != nil {
 		return nil, fmt.Errorf("featurestore: loading feature view %s: %w", k, err)
 	}
-	return buildPlan(c.store, view, single, batch)
+	if view == nil {
+		// Never (nil, nil) from metadata, but a nil view must not crash
+		// a load that runs for every caller.
+		return nil, fmt.Errorf("featurestore: loading feature view %s: %w: metadata returned no view", k, ErrInvalidPlan)
+	}
+	return buildPlan(c.store, view, single, batch, c.planOpts)
+
 }
 
 // refreshLoop reloads plans that are past half their TTL, so that a
@@ -391,6 +401,28 @@ func (c *Client) refresh(fv *FeatureView) {
 	c.plans.Add(fv.key, fv)
 }
 
+// evictLocked makes room for one more handle when views holds MaxPlans:
+// it forgets the least recently used one. A caller that still holds it
+// keeps reading with its last plan, which is no longer refreshed; the
+// next FeatureView call for it loads the view again. c.viewMu is held.
+func (c *Client) evictLocked() {
+	if len(c.views) < c.cfg.MaxPlans {
+		return
+	}
+	var (
+		oldest viewKey
+		when   int64
+		found  bool
+	)
+	for k, fv := range c.views {
+		if u := fv.used.Load(); !found || u < when {
+			oldest, when, found = k, u, true
+		}
+	}
+	delete(c.views, oldest)
+	c.plans.Remove(oldest)
+}
+
 // forget drops a view's plan after this Client wrote it, so the next
 // FeatureView call loads the new one (read-your-writes).
 func (c *Client) forget(k viewKey) {
@@ -440,5 +472,8 @@ func (c *Client) wrapRead(p *plan, err error) error {
 			return ErrClosed
 		}
 	}
-	return fmt.Errorf("featurestore: reading feature view %s v%d: %w", p.name, p.version, err)
+	// A read that no server could serve for a transient reason is a total
+	// online outage: it matches ErrUnavailable. The caller's cancel is not.
+	unavailable := online.IsRetryable(err) && !errors.Is(err, context.Canceled)
+	return &readError{view: p.name, version: p.version, err: err, unavailable: unavailable}
 }

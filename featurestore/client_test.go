@@ -22,7 +22,7 @@ import (
 
 func TestConfigValidation(t *testing.T) {
 	ok := featurestore.Config{
-		Local: "eu", APIKey: "k", Project: "p",
+		Local: "eu", APIKey: "k", Project: "p", AllowInsecureHTTP: true,
 		Regions: []featurestore.RegionConfig{
 			{ID: "eu", MySQL: []string{"127.0.0.1:1"}, HopsworksURL: "http://127.0.0.1:1/hopsworks-api/api"},
 			{ID: "us", MySQL: []string{"127.0.0.1:2"}, HopsworksURL: "http://127.0.0.1:2/hopsworks-api/api"},
@@ -140,7 +140,8 @@ func TestTelemetryAndVectorCache(t *testing.T) {
 	})
 	cfg := e.config("eu")
 	cfg.VectorCache.TTL = time.Minute
-	c := newClient(t, cfg, featurestore.WithTracerProvider(tp), featurestore.WithMeterProvider(mp))
+	// The second lookup gives the composite key by its plain column names.
+	c := newClient(t, cfg, featurestore.WithTracerProvider(tp), featurestore.WithMeterProvider(mp), featurestore.WithKeyAliases())
 	fv := mustView(t, c, viewName, 1)
 
 	v1, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), entry(8))

@@ -1,9 +1,11 @@
 package featurestore
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -31,8 +33,8 @@ const (
 // Config says what the Client reads from: one entry per region, the ACA,
 // the Hopsworks project and credentials. A zero optional field means its
 // default (stated at the end of its comment). [New] copies the Config, so
-// the caller may reuse it. Its String and LogValue redact the API key and
-// the MySQL password.
+// the caller may reuse it. Its String and LogValue redact the API key, the
+// MySQL password and the user info and query strings of URLs.
 type Config struct {
 	// Local is the region this process runs in: vectors are read there
 	// first and metadata is read there first. Required.
@@ -56,18 +58,33 @@ type Config struct {
 	// Project is the Hopsworks project name. Required unless WithMetadata
 	// is given.
 	Project string
+	// AllowInsecureHTTP lets the API key travel over an http:// Hopsworks
+	// URL, in clear text. It is for tests and sandboxes on loopback; a
+	// deployment uses https. Default: false, and New refuses an http://
+	// RegionConfig.HopsworksURL when APIKey is set.
+	AllowInsecureHTTP bool
 
-	// MySQLUser and MySQLPassword log in to every region's MySQL servers.
-	// Default: online's ("root", no password).
+	// MySQLUser and MySQLPassword log in to the MySQL servers given in
+	// RegionConfig.MySQL. Default: online's ("root", no password). A
+	// region without MySQL servers takes its user and password from its
+	// storage connector instead (see RegionConfig.MySQL).
 	MySQLUser     string
 	MySQLPassword string
+	// External says the process runs outside the Hopsworks cluster: a
+	// region whose online store is discovered is reached through the
+	// host of its loadbalancer_external_domain_mysqld variable, as hsfs
+	// does for external clients, rather than the host in the storage
+	// connector's JDBC URL. Default: false (inside the cluster).
+	External bool
 
 	// PlanTTL is how long a feature view's serving plan is served before
 	// it must be refreshed; the Client refreshes it in the background at
 	// half of it. A plan whose refresh fails keeps being served (static
-	// stability, DESIGN.md §5). Default: 5m.
+	// stability, docs/ARCHITECTURE.md). Default: 5m.
 	PlanTTL time.Duration
-	// MaxPlans caps the plans the cache holds. Default: 256.
+	// MaxPlans caps the feature views whose plans the Client keeps; past
+	// it the least recently used is forgotten (a handle of it still reads
+	// with its last plan, no longer refreshed). Default: 256.
 	MaxPlans int
 	// LoadTimeout bounds one load of a serving plan, however many callers
 	// wait for it. Default: 30s.
@@ -83,9 +100,11 @@ type Config struct {
 	// runs at once under PerStatementHedging. Default: 8.
 	MaxConcurrentGroups int
 
-	// Online tunes the online store; it is passed through to
-	// online.Config. Default: online's defaults.
-	Online OnlineTuning
+	// Online tunes the online store: its pools, timeouts, hedging and
+	// health (see online.Config). Its Local, Regions, User and Password
+	// are not used: they come from the fields above. Default: online's
+	// defaults.
+	Online online.Config
 }
 
 // RegionConfig is one region: its MySQL servers (RonDB MySQL API nodes)
@@ -93,10 +112,13 @@ type Config struct {
 type RegionConfig struct {
 	// ID names the region, e.g. "eu". Required.
 	ID region.ID
-	// MySQL lists the region's MySQL servers as host:port. Required
-	// unless WithOnline is given; a region may have several, and a read
-	// hedges to another server of the same region before it crosses to
-	// another region.
+	// MySQL lists the region's MySQL servers as host:port; a region may
+	// have several, and a read hedges to another server of the same
+	// region before it crosses to another region. Default: none, and then
+	// the region's online store is discovered as hsfs does it: its
+	// address, user and password come from the project's
+	// "onlinefeaturestore" storage connector in that region's Hopsworks,
+	// read on the first plan load (not in New). Not used with WithOnline.
 	MySQL []string
 	// HopsworksURL is the region's Hopsworks REST base, e.g.
 	// "https://eu.example.com/hopsworks-api/api". Required unless
@@ -113,21 +135,9 @@ type VectorCacheConfig struct {
 	Size int
 }
 
-// OnlineTuning is passed through to online.Config; see there. Zero fields
-// take online's defaults.
-type OnlineTuning struct {
-	MaxOpenConns    int
-	MinIdleConns    int
-	ConnMaxLifetime time.Duration
-	DialTimeout     time.Duration
-	AttemptTimeout  time.Duration
-	ProbeTimeout    time.Duration
-	MaxBatchKeys    int
-	Hedge           online.HedgeConfig
-	Health          region.HealthConfig
-}
-
-// String describes c with the API key and MySQL password redacted.
+// String describes c with the secrets redacted: the API key and MySQL
+// password, and the user info (password included) and query strings of
+// every URL.
 func (c Config) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "featurestore.Config{Local: %s, Project: %q, Regions: [", c.Local, c.Project)
@@ -135,7 +145,7 @@ func (c Config) String() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "{%s mysql=%v hopsworks=%s}", r.ID, r.MySQL, r.HopsworksURL)
+		fmt.Fprintf(&b, "{%s mysql=%v hopsworks=%s}", r.ID, r.MySQL, redactURL(r.HopsworksURL))
 	}
 	fmt.Fprintf(&b, "], ACAEndpoints: %v, APIKey: %s, MySQLUser: %q, MySQLPassword: %s, PlanTTL: %s, VectorCache.TTL: %s}",
 		redactURLs(c.ACAEndpoints), redacted(c.APIKey), c.MySQLUser, redacted(c.MySQLPassword), c.PlanTTL, c.VectorCache.TTL)
@@ -145,12 +155,12 @@ func (c Config) String() string {
 // GoString is String, so %#v does not print secrets either.
 func (c Config) GoString() string { return c.String() }
 
-// LogValue makes slog print c with the secrets redacted.
+// LogValue makes slog print c with the secrets redacted, as String does.
 func (c Config) LogValue() slog.Value {
 	regions := make([]slog.Attr, 0, len(c.Regions))
 	for _, r := range c.Regions {
 		regions = append(regions, slog.Group(string(r.ID),
-			slog.Any("mysql", r.MySQL), slog.String("hopsworks", r.HopsworksURL)))
+			slog.Any("mysql", r.MySQL), slog.String("hopsworks", redactURL(r.HopsworksURL))))
 	}
 	return slog.GroupValue(
 		slog.String("local", string(c.Local)),
@@ -172,16 +182,25 @@ func redacted(s string) string {
 	return "[REDACTED]"
 }
 
-// redactURLs drops user info from ACA URLs, which may carry credentials.
+// redactURL prints u without its password (url.URL.Redacted), query
+// string or fragment, which may carry tokens. A URL that does not parse
+// is not printed at all: its secrets could be anywhere in it.
+func redactURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	return u.Redacted()
+}
+
 func redactURLs(us []string) []string {
 	out := make([]string, len(us))
 	for i, u := range us {
-		if at := strings.Index(u, "@"); at >= 0 {
-			if s := strings.Index(u, "://"); s >= 0 && s < at {
-				u = u[:s+3] + "[REDACTED]" + u[at:]
-			}
-		}
-		out[i] = u
+		out[i] = redactURL(u)
 	}
 	return out
 }
@@ -215,8 +234,10 @@ func (c Config) normalize(o *options) (Config, error) {
 		if o.store == nil && len(r.MySQL) == 0 {
 			return bad("region %s has no MySQL servers (or pass WithOnline)", id)
 		}
-		if o.md == nil && r.HopsworksURL == "" {
-			return bad("region %s has no HopsworksURL (or pass WithMetadata)", id)
+		if o.md == nil {
+			if err := checkHopsworksURL(r.HopsworksURL, c.APIKey != "", c.AllowInsecureHTTP); err != nil {
+				return bad("region %s: HopsworksURL %s", id, err)
+			}
 		}
 		out.Regions[i] = RegionConfig{ID: id, MySQL: append([]string(nil), r.MySQL...), HopsworksURL: r.HopsworksURL}
 	}
@@ -246,25 +267,50 @@ func (c Config) normalize(o *options) (Config, error) {
 	return out, nil
 }
 
-func (c *Config) onlineConfig() online.Config {
-	oc := online.Config{
-		Local:           c.Local,
-		User:            c.MySQLUser,
-		Password:        c.MySQLPassword,
-		MaxOpenConns:    c.Online.MaxOpenConns,
-		MinIdleConns:    c.Online.MinIdleConns,
-		ConnMaxLifetime: c.Online.ConnMaxLifetime,
-		DialTimeout:     c.Online.DialTimeout,
-		AttemptTimeout:  c.Online.AttemptTimeout,
-		ProbeTimeout:    c.Online.ProbeTimeout,
-		MaxBatchKeys:    c.Online.MaxBatchKeys,
-		Hedge:           c.Online.Hedge,
-		Health:          c.Online.Health,
+// checkHopsworksURL refuses a URL that is not http(s) with a host, and an
+// http:// URL that would carry an API key unless insecure is set.
+func checkHopsworksURL(s string, withKey, insecure bool) error {
+	if s == "" {
+		return errors.New("is empty (or pass WithMetadata)")
 	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("does not parse")
+	}
+	switch {
+	case u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Errorf("%s is not an http(s) URL with a host", redactURL(s))
+	case u.Scheme == "http" && withKey && !insecure:
+		return fmt.Errorf("%s is http: the API key would travel in clear text (use https, or set AllowInsecureHTTP for a test)", redactURL(s))
+	}
+	return nil
+}
+
+// discovered reports whether some region's online store is to be
+// discovered from its storage connector.
+func (c *Config) discovered() bool {
+	for _, r := range c.Regions {
+		if len(r.MySQL) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// onlineConfig is the online store's config: Config.Online's tuning with
+// the regions and logins of c. logins holds the discovered login of each
+// region that has no MySQL servers configured.
+func (c *Config) onlineConfig(logins map[region.ID]onlineLogin) online.Config {
+	oc := c.Online
+	oc.Local, oc.Regions = c.Local, nil
+	oc.User, oc.Password = c.MySQLUser, c.MySQLPassword
 	for _, r := range c.Regions {
 		rc := online.RegionConfig{ID: r.ID}
 		for _, a := range r.MySQL {
 			rc.Servers = append(rc.Servers, online.ServerConfig{Addr: a})
+		}
+		if l, ok := logins[r.ID]; ok && len(r.MySQL) == 0 {
+			rc.Servers = append(rc.Servers, online.ServerConfig{MySQL: l.mysqlConfig(c.Online.Database)})
 		}
 		oc.Regions = append(oc.Regions, rc)
 	}
@@ -290,14 +336,23 @@ func (c *Config) metadataConfig() metadata.Config {
 type Option func(*options)
 
 type options struct {
-	tp     trace.TracerProvider
-	mp     metric.MeterProvider
-	logger *slog.Logger
-	hc     *http.Client
-	aca    *aca.Client
-	md     *metadata.Client
-	store  *online.Store
+	keyAliases bool
+	tp         trace.TracerProvider
+	mp         metric.MeterProvider
+	logger     *slog.Logger
+	hc         *http.Client
+	aca        *aca.Client
+	md         *metadata.Client
+	store      *online.Store
 }
+
+// WithKeyAliases makes feature views accept a serving key under two more
+// names, as Tandem did before it followed hsfs: prefix+column and the
+// plain column name, each unless it is another key's name. hsfs accepts
+// only prefix+featureName for a required key and the joined feature
+// otherwise; an alias is ambiguous when two feature groups share a
+// column, which is why it is off by default.
+func WithKeyAliases() Option { return func(o *options) { o.keyAliases = true } }
 
 // WithTracerProvider sets where spans go, for the Client and the parts it
 // creates. Default: a no-op provider (no spans); the global provider is
@@ -324,10 +379,12 @@ func WithACA(c *aca.Client) Option { return func(o *options) { o.aca = c } }
 
 // WithMetadata uses c for Hopsworks metadata instead of creating one from
 // Config. The Client does not close c. Its own ActiveSource routes the
-// writes; Config.HopsworksURL, APIKey and Project are then not needed.
+// writes; Config.Regions[].HopsworksURL, APIKey and Project are then not
+// needed.
 func WithMetadata(c *metadata.Client) Option { return func(o *options) { o.md = c } }
 
 // WithOnline uses s for online reads instead of creating a Store from
-// Config. The Client does not close s; Config.Regions[].MySQL and
-// Config.Online are then not used.
+// Config. The Client does not close s; Config.Regions[].MySQL, the MySQL
+// credentials and Config.Online are then not used, and nothing is
+// discovered.
 func WithOnline(s *online.Store) Option { return func(o *options) { o.store = s } }

@@ -174,19 +174,27 @@ func goType(v any) string {
 
 // resolved is an entry resolved against a plan: the normalised key of
 // each group, flattened (group g's key is args[g.argOffset:][:len(g.keys)]),
-// and which groups have no key (skipped: their features are all passed).
+// which groups have no key and are not read: skipped (their features are
+// all passed) or absent (AllowMissing: their features are nil).
 type resolved struct {
 	args    []any
-	skipped uint64 // bit per group; at most 64 groups are skippable
+	skipped uint64 // bit per group; at most 64 groups can go unread
+	absent  uint64
 }
 
-func (r *resolved) skip(g int) bool { return g < 64 && r.skipped&(1<<g) != 0 }
+// skip reports whether group g is not read.
+func (r *resolved) skip(g int) bool { return g < 64 && (r.skipped|r.absent)&(1<<g) != 0 }
 
-// resolve validates entry against the plan's serving keys (DESIGN.md §3
-// "Vector semantics") and fills args (len p.nkeys). passed are the passed
-// features: a group whose key is absent altogether is skipped when every
-// feature it serves is passed. idx is the batch index (-1 for one vector).
-func (p *plan) resolve(entry map[string]any, passed map[string]any, idx int, args []any) (resolved, error) {
+// isAbsent reports whether group g was left out under AllowMissing.
+func (r *resolved) isAbsent(g int) bool { return g < 64 && r.absent&(1<<g) != 0 }
+
+// resolve validates entry against the plan's serving keys (see the
+// package doc, "Vectors") and fills args (len p.nkeys). passed are the
+// passed features: a group whose key is absent altogether is skipped when
+// every feature it serves is passed, and with allowMissing it is left out
+// (its features nil) instead of failing with ErrMissingServingKey. idx is
+// the batch index (-1 for one vector).
+func (p *plan) resolve(entry map[string]any, passed map[string]any, idx int, args []any, allowMissing bool) (resolved, error) {
 	r := resolved{args: args}
 	for k := range entry {
 		if _, ok := p.accepted[k]; !ok {
@@ -234,6 +242,8 @@ func (p *plan) resolve(entry map[string]any, passed map[string]any, idx int, arg
 			return r, p.keyErr(g.keys[first].names[0], g.fgName, idx, ErrPartialCompositeKey, nil)
 		case gi < 64 && allPassed(g, p, passed):
 			r.skipped |= 1 << gi
+		case gi < 64 && allowMissing:
+			r.absent |= 1 << gi
 		default:
 			return r, p.keyErr(g.keys[first].names[0], g.fgName, idx, ErrMissingServingKey, nil)
 		}
@@ -242,6 +252,9 @@ func (p *plan) resolve(entry map[string]any, passed map[string]any, idx int, arg
 }
 
 func allPassed(g *group, p *plan, passed map[string]any) bool {
+	if len(g.outs) == 0 {
+		return true // it serves no feature of the vector
+	}
 	if len(passed) == 0 {
 		return false
 	}

@@ -1,10 +1,12 @@
 package featurestore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/metadata"
 	"github.com/tandemfs/tandem/online"
 )
@@ -37,14 +39,26 @@ var (
 	// ErrUnknownFeature: a passed feature is not a feature of the view.
 	ErrUnknownFeature = errors.New("featurestore: passed feature is not a feature of the view")
 
-	// Metadata errors, re-exported so callers need not import metadata.
-	ErrNotFound       = metadata.ErrNotFound
-	ErrUnauthorized   = metadata.ErrUnauthorized
-	ErrInvalidQuery   = metadata.ErrInvalidQuery
-	ErrNoActiveRegion = metadata.ErrNoActiveRegion
-	ErrMalformed      = metadata.ErrMalformed
-	ErrBodyTooLarge   = metadata.ErrBodyTooLarge
-	ErrUnavailable    = metadata.ErrUnavailable
+	// ErrUnsupported: the view needs something Tandem does not read yet,
+	// such as an embedding feature group (hsfs reads those from the vector
+	// database, not from RonDB). It also matches errors.ErrUnsupported;
+	// the *UnsupportedError names the feature group.
+	ErrUnsupported = fmt.Errorf("featurestore: unsupported: %w", errors.ErrUnsupported)
+
+	// Errors of the packages that own them, re-exported so callers need
+	// not import those packages; each is the same value there and here.
+	ErrNotFound     = metadata.ErrNotFound
+	ErrUnauthorized = metadata.ErrUnauthorized
+	ErrInvalidQuery = metadata.ErrInvalidQuery
+	ErrMalformed    = metadata.ErrMalformed
+	ErrBodyTooLarge = metadata.ErrBodyTooLarge
+	// ErrNoActiveRegion: a write with no active region known (the ACA's
+	// sentinel; metadata's errors match it too).
+	ErrNoActiveRegion = aca.ErrNoActiveRegion
+	// ErrUnavailable: a region's metadata could not be reached, or no
+	// server of any region could serve an online read (every attempt
+	// failed with a transient error: a total online outage).
+	ErrUnavailable = metadata.ErrUnavailable
 
 	// ErrUnknownRegion: a Pin names a region the online store does not
 	// know.
@@ -95,3 +109,55 @@ func (e *KeyError) Error() string {
 }
 
 func (e *KeyError) Unwrap() error { return e.Err }
+
+// UnsupportedError is a feature view that needs what Tandem does not read
+// yet. It unwraps to ErrUnsupported (and so to errors.ErrUnsupported).
+type UnsupportedError struct {
+	// FeatureView and Version name the view.
+	FeatureView string
+	Version     int
+	// FeatureGroup is the feature group Tandem cannot read.
+	FeatureGroup string
+	// Reason says why.
+	Reason string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("featurestore: feature view %s v%d: feature group %s: %s", e.FeatureView, e.Version, e.FeatureGroup, e.Reason)
+}
+
+func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }
+
+// IsRetryable reports whether err may pass on a later try or elsewhere:
+// an online read that every server failed transiently (online.IsRetryable)
+// or a metadata request that failed transiently (metadata.IsRetryable:
+// unreachable regions, timeouts, 5xx, 429). It is false for bad entries,
+// invalid plans, unknown views, refused credentials, a closed Client and
+// the caller's own cancellation.
+func IsRetryable(err error) bool {
+	if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	return errors.Is(err, ErrUnavailable) || online.IsRetryable(err) || metadata.IsRetryable(err)
+}
+
+// readError is an online read that failed: it names the view, keeps the
+// online error (and the driver's) reachable, and matches ErrUnavailable
+// when the failure was transient everywhere.
+type readError struct {
+	view        string
+	version     int
+	err         error
+	unavailable bool
+}
+
+func (e *readError) Error() string {
+	return fmt.Sprintf("featurestore: reading feature view %s v%d: %v", e.view, e.version, e.err)
+}
+
+func (e *readError) Unwrap() []error {
+	if e.unavailable {
+		return []error{e.err, ErrUnavailable}
+	}
+	return []error{e.err}
+}

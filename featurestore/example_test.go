@@ -47,6 +47,8 @@ func Example() {
 		},
 		APIKey:  hopsworkstest.DefaultAPIKey,
 		Project: "demo",
+		// The fake serves http on loopback; a deployment uses https.
+		AllowInsecureHTTP: true,
 	})
 	if err != nil {
 		panic(err)
@@ -72,7 +74,7 @@ func Example() {
 	}
 	// Output:
 	// features: [aid balance country tier c_cc c_tier c_tax]
-	// serving keys: [aid c_cc c_tier cc tier]
+	// serving keys: [aid c_cc c_tier]
 	// true
 	// key: c_tier group: country_tier
 }

@@ -55,7 +55,7 @@ func FuzzResolveEntry(f *testing.F) {
 			return
 		}
 		args := make([]any, p.nkeys)
-		r, err := p.resolve(entry, nil, -1, args)
+		r, err := p.resolve(entry, nil, -1, args, false)
 		if err != nil {
 			var ke *KeyError
 			if !errors.As(err, &ke) {

@@ -169,6 +169,8 @@ func (e *env) config(local region.ID) featurestore.Config {
 		ACAInterval:  20 * time.Millisecond,
 		APIKey:       hopsworkstest.DefaultAPIKey,
 		Project:      project,
+		// The fake Hopsworks serves http on loopback.
+		AllowInsecureHTTP: true,
 		// Short metadata timeouts, so outages are noticed quickly.
 		MetadataTimeout: 2 * time.Second,
 	}

@@ -1,7 +1,9 @@
 package featurestore
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -48,6 +50,9 @@ type group struct {
 	keyCands  [][]string  // per key: the batch columns that may carry it
 	argOffset int         // offset of this group's keys in a flattened key
 	folds     bool        // a key column is a string: batch matching folds case
+	// embedding: an embedding feature group, which hsfs reads from the
+	// vector database; a lookup that needs it fails with ErrUnsupported.
+	embedding bool
 
 	singleCols atomic.Pointer[colMap]
 	batchCols  atomic.Pointer[colMap]
@@ -75,98 +80,184 @@ type colMap struct {
 	keys []int // per group.keys: the column index (batch only)
 }
 
-// buildPlan validates the view's metadata and prepares every statement.
-func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []metadata.PreparedStatement) (*plan, error) {
-	bad := func(format string, args ...any) (*plan, error) {
-		return nil, fmt.Errorf("%w: feature view %s v%d: %s", ErrInvalidPlan, fv.Name, fv.Version, fmt.Sprintf(format, args...))
+// planOptions are the Client options that shape a plan.
+type planOptions struct {
+	// keyAliases accepts prefix+column and the plain column name for a
+	// key too (WithKeyAliases).
+	keyAliases bool
+}
+
+// planBuilder carries one build of a plan through its phases.
+type planBuilder struct {
+	fv    *metadata.FeatureView
+	p     *plan
+	cols  map[int64]map[string]metadata.FeatureGroupFeature
+	fgs   map[int64]*metadata.FeatureGroup
+	feats []metadata.Feature // the view's features sorted by index
+}
+
+func (b *planBuilder) bad(format string, args ...any) error {
+	return fmt.Errorf("%w: feature view %s v%d: %s", ErrInvalidPlan, b.fv.Name, b.fv.Version, fmt.Sprintf(format, args...))
+}
+
+// buildPlan validates the view's metadata and prepares every statement,
+// in phases: pair each single statement with its batch form, build one
+// group per pair (statements and keys), decide which entry keys the view
+// accepts, place the vector's features in their groups, and check that
+// every statement selects what the plan will read from it. A plan that
+// passes serves every lookup; one that does not fails here with
+// ErrInvalidPlan, never later at read time.
+func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []metadata.PreparedStatement, po planOptions) (*plan, error) {
+	if fv == nil {
+		return nil, fmt.Errorf("%w: no feature view metadata", ErrInvalidPlan)
 	}
-	p := &plan{name: fv.Name, version: fv.Version, id: fv.ID, loaded: time.Now(), source: fv.Region,
-		pos: map[string]int{}, accepted: map[string]struct{}{}}
+	b := &planBuilder{fv: fv, p: &plan{name: fv.Name, version: fv.Version, id: fv.ID, loaded: time.Now(), source: fv.Region,
+		pos: map[string]int{}, accepted: map[string]struct{}{}}}
+	b.cols, b.fgs = columnsOf(fv)
+	b.feats = slices.Clone(fv.Features)
+	sort.SliceStable(b.feats, func(i, j int) bool { return b.feats[i].Index < b.feats[j].Index })
+	pairs, err := b.pairStatements(single, batch)
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range pairs {
+		if err := b.addGroup(store, pr[0], pr[1]); err != nil {
+			return nil, err
+		}
+	}
+	b.acceptKeys(po.keyAliases)
+	if err := b.placeFeatures(); err != nil {
+		return nil, err
+	}
+	b.keyColumns()
+	if err := b.checkSelected(pairs); err != nil {
+		return nil, err
+	}
+	return b.p, nil
+}
+
+// pairStatements sorts the single statements by index and pairs each with
+// the batch statement of the same index. A batch statement without a
+// single form is left out: PreparedStatementBuilder makes one for a
+// feature group that only contributes labels (the batch form selects its
+// primary keys even when it selects nothing else), and such a group is
+// never read (hopsworks: hopsworks-api/src/main/java/io/hops/hopsworks/
+// api/featurestore/trainingdataset/PreparedStatementBuilder.java).
+func (b *planBuilder) pairStatements(single, batch []metadata.PreparedStatement) ([][2]metadata.PreparedStatement, error) {
 	if len(single) == 0 {
-		return bad("no prepared statements: is every feature group online enabled?")
+		return nil, b.bad("no prepared statements: is every feature group online enabled?")
 	}
-	if len(batch) != len(single) {
-		return bad("%d single but %d batch prepared statements", len(single), len(batch))
-	}
-	cols, fgs := columnsOf(fv)
 	single = slices.Clone(single)
 	sort.SliceStable(single, func(i, j int) bool { return single[i].Index < single[j].Index })
 	batchBy := map[int]metadata.PreparedStatement{}
-	for _, b := range batch {
-		batchBy[b.Index] = b
+	for _, s := range batch {
+		batchBy[s.Index] = s
 	}
-	for i, ps := range single {
-		b, ok := batchBy[ps.Index]
-		if !ok || b.FeatureGroupID != ps.FeatureGroupID {
-			return bad("statement %d has no batch form", ps.Index)
+	pairs := make([][2]metadata.PreparedStatement, 0, len(single))
+	seen := map[int]bool{}
+	for _, ps := range single {
+		if seen[ps.Index] {
+			return nil, b.bad("two statements have index %d", ps.Index)
 		}
-		g := &group{idx: i, fgID: ps.FeatureGroupID, prefix: ps.Prefix, argOffset: p.nkeys}
-		if fg, ok := fgs[ps.FeatureGroupID]; ok {
-			g.fgName, g.fgVersion = fg.Name, fg.Version
+		seen[ps.Index] = true
+		bs, ok := batchBy[ps.Index]
+		if !ok || bs.FeatureGroupID != ps.FeatureGroupID {
+			return nil, b.bad("statement %d has no batch form", ps.Index)
 		}
-		if g.fgName == "" {
-			g.fgName = fmt.Sprintf("fg%d", ps.FeatureGroupID)
-		}
-		var err error
-		if g.single, err = store.Prepare(ps.QueryOnline); err != nil {
-			return bad("statement of feature group %s: %v", g.fgName, err)
-		}
-		if g.batch, err = store.Prepare(b.QueryOnline); err != nil {
-			return bad("batch statement of feature group %s: %v", g.fgName, err)
-		}
-		params := slices.Clone(ps.Parameters)
-		sort.SliceStable(params, func(i, j int) bool { return params[i].Index < params[j].Index })
-		if g.single.NumParams() != len(params) || g.single.IsBatch() {
-			return bad("statement of feature group %s has %d placeholders for %d parameters", g.fgName, g.single.NumParams(), len(params))
-		}
-		if !g.batch.IsBatch() || g.batch.KeyWidth() != len(params) {
-			return bad("batch statement of feature group %s does not end in an IN ? over its %d key columns", g.fgName, len(params))
-		}
-		for _, prm := range params {
-			sk := servingKeyFor(fv.ServingKeys, ps.Index, ps.FeatureGroupID, prm.Name)
-			if sk == nil {
-				return bad("parameter %s of feature group %s has no serving key", prm.Name, g.fgName)
-			}
-			k := &keySpec{column: prm.Name, required: sk.Required}
-			if c, ok := cols[ps.FeatureGroupID][prm.Name]; ok {
-				k.typ = c.Type
-				if k.typ == "" {
-					k.typ = c.OnlineType
-				}
-			}
-			k.kind = kindOf(k.typ)
-			g.folds = g.folds || k.kind == kindString || k.kind == kindAny
-			primary := sk.Prefix + sk.FeatureName
-			if !sk.Required && sk.JoinOn != "" {
-				primary = sk.JoinOn
-			}
-			k.names = []string{primary}
-			if g.prefix == "" {
-				g.prefix = sk.Prefix
-			}
-			g.keys = append(g.keys, k)
-		}
-		p.nkeys += len(g.keys)
-		p.groups = append(p.groups, g)
+		pairs = append(pairs, [2]metadata.PreparedStatement{ps, bs})
 	}
-	// Aliases: prefix+featureName and the plain featureName are accepted
-	// too (hsfs, RonDB REST), unless they are another key's primary name:
-	// then they mean that key, not this one.
-	primaries := map[string]bool{}
+	return pairs, nil
+}
+
+// addGroup prepares one feature group's statements and binds each
+// parameter to its serving key.
+func (b *planBuilder) addGroup(store *online.Store, ps, bs metadata.PreparedStatement) error {
+	p := b.p
+	g := &group{idx: len(p.groups), fgID: ps.FeatureGroupID, prefix: ps.Prefix, argOffset: p.nkeys}
+	if fg, ok := b.fgs[ps.FeatureGroupID]; ok {
+		g.fgName, g.fgVersion = fg.Name, fg.Version
+	}
+	if g.fgName == "" {
+		g.fgName = fmt.Sprintf("fg%d", ps.FeatureGroupID)
+	}
+	var err error
+	if g.single, err = store.Prepare(ps.QueryOnline); err != nil {
+		return b.bad("statement of feature group %s: %v", g.fgName, err)
+	}
+	if g.batch, err = store.Prepare(bs.QueryOnline); err != nil {
+		return b.bad("batch statement of feature group %s: %v", g.fgName, err)
+	}
+	params := slices.Clone(ps.Parameters)
+	sort.SliceStable(params, func(i, j int) bool { return params[i].Index < params[j].Index })
+	if g.single.NumParams() != len(params) || g.single.IsBatch() {
+		return b.bad("statement of feature group %s has %d placeholders for %d parameters", g.fgName, g.single.NumParams(), len(params))
+	}
+	if !g.batch.IsBatch() || g.batch.KeyWidth() != len(params) {
+		return b.bad("batch statement of feature group %s does not end in an IN ? over its %d key columns", g.fgName, len(params))
+	}
+	for _, prm := range params {
+		sk := servingKeyFor(b.fv.ServingKeys, ps.Index, ps.FeatureGroupID, prm.Name)
+		if sk == nil {
+			return b.bad("parameter %s of feature group %s has no serving key", prm.Name, g.fgName)
+		}
+		k := &keySpec{column: prm.Name, required: sk.Required, names: []string{entryKey(sk)}}
+		if c, ok := b.cols[ps.FeatureGroupID][prm.Name]; ok {
+			k.typ = c.Type
+			if k.typ == "" {
+				k.typ = c.OnlineType
+			}
+		}
+		k.kind = kindOf(k.typ)
+		g.folds = g.folds || k.kind == kindString || k.kind == kindAny
+		if g.prefix == "" {
+			g.prefix = sk.Prefix
+		}
+		g.keys = append(g.keys, k)
+	}
+	p.nkeys += len(g.keys)
+	p.groups = append(p.groups, g)
+	return nil
+}
+
+// entryKey is the entry key that gives serving key sk, as hsfs names it
+// (ServingKey.required_serving_key in python/hsfs/serving_key.py):
+// prefix+featureName for a required key, else the left feature it joins
+// on. A key that is neither required nor joined (the server makes those
+// for a feature group that only contributes labels, FeatureViewController.
+// getServingKeys in hopsworks-common) has no joinOn; it is named
+// prefix+featureName, so that an entry may still give it.
+func entryKey(sk *metadata.ServingKey) string {
+	if !sk.Required && sk.JoinOn != "" {
+		return sk.JoinOn
+	}
+	return sk.Prefix + sk.FeatureName
+}
+
+// acceptKeys decides which entry keys the view takes: the entry key of
+// every serving key, those of groups that have no statement (label-only
+// groups: accepted, and not read) included. With aliases, a key may also
+// be given as prefix+column or as the plain column, unless that is
+// another key's name: then it means that key, not this one.
+func (b *planBuilder) acceptKeys(aliases bool) {
+	p := b.p
+	for i := range b.fv.ServingKeys {
+		p.accepted[entryKey(&b.fv.ServingKeys[i])] = struct{}{}
+	}
 	for _, g := range p.groups {
 		for _, k := range g.keys {
-			primaries[k.names[0]] = true
+			p.accepted[k.names[0]] = struct{}{}
 		}
 	}
-	for _, g := range p.groups {
-		for _, k := range g.keys {
-			for _, a := range []string{g.prefix + k.column, k.column} {
-				if !slices.Contains(k.names, a) && !primaries[a] {
-					k.names = append(k.names, a)
+	if aliases {
+		primaries := maps.Clone(p.accepted)
+		for _, g := range p.groups {
+			for _, k := range g.keys {
+				for _, a := range []string{g.prefix + k.column, k.column} {
+					if _, taken := primaries[a]; !taken && !slices.Contains(k.names, a) {
+						k.names = append(k.names, a)
+						p.accepted[a] = struct{}{}
+					}
 				}
-			}
-			for _, n := range k.names {
-				p.accepted[n] = struct{}{}
 			}
 		}
 	}
@@ -174,19 +265,22 @@ func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []me
 		p.valid = append(p.valid, n)
 	}
 	sort.Strings(p.valid)
+}
 
-	feats := slices.Clone(fv.Features)
-	sort.SliceStable(feats, func(i, j int) bool { return feats[i].Index < feats[j].Index })
-	for _, f := range feats {
+// placeFeatures puts each vector feature (by index, no labels or helper
+// columns) in the group whose statement serves it.
+func (b *planBuilder) placeFeatures() error {
+	p := b.p
+	for _, f := range b.feats {
 		if f.Label || f.InferenceHelperColumn || f.TrainingHelperColumn {
 			continue
 		}
 		if _, dup := p.pos[f.Name]; dup {
-			return bad("feature %s appears twice", f.Name)
+			return b.bad("feature %s appears twice", f.Name)
 		}
 		g := p.groupOf(f)
 		if g == nil {
-			return bad("no prepared statement serves feature %s", f.Name)
+			return b.bad("no prepared statement serves feature %s", f.Name)
 		}
 		oc := outColumn{pos: len(p.names), cands: []string{f.Name}}
 		if g.prefix != "" && strings.HasPrefix(f.Name, g.prefix) {
@@ -199,13 +293,18 @@ func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []me
 		p.names = append(p.names, f.Name)
 		g.outs = append(g.outs, oc)
 	}
-	// The batch form selects each key column, aliased prefix+column, or
-	// under the view feature's name when the key is a feature of the view.
-	for _, g := range p.groups {
+	return nil
+}
+
+// keyColumns lists, per key, the batch result columns that may carry it:
+// the batch form selects each key column aliased prefix+column, or under
+// the view feature's name when the key is a feature of the view.
+func (b *planBuilder) keyColumns() {
+	for _, g := range b.p.groups {
 		g.keyCands = make([][]string, len(g.keys))
 		for i, k := range g.keys {
 			c := []string{g.prefix + k.column, k.column}
-			for _, f := range feats {
+			for _, f := range b.feats {
 				if f.FeatureGroup != nil && f.FeatureGroup.ID == g.fgID && f.FeatureGroupFeatureName == k.column {
 					c = append(c, f.Name)
 				}
@@ -213,7 +312,43 @@ func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []me
 			g.keyCands[i] = c
 		}
 	}
-	return p, nil
+}
+
+// checkSelected reads each statement's select list and checks that it
+// selects every feature the plan reads from it (and, for the batch form,
+// every key column), then caches the column maps so the first lookup
+// need not build them.
+func (b *planBuilder) checkSelected(pairs [][2]metadata.PreparedStatement) error {
+	for i, g := range b.p.groups {
+		for j, batch := range []bool{false, true} {
+			cols, err := selectedColumns(pairs[i][j].QueryOnline)
+			if errors.Is(err, errSelectStar) {
+				continue // known when it runs; columns checks it then
+			}
+			if err != nil {
+				return b.bad("statement of feature group %s: %v", g.fgName, err)
+			}
+			cache := &g.singleCols
+			if batch {
+				cache = &g.batchCols
+			}
+			if _, err := g.columns(cache, cols, batch); err != nil {
+				return fmt.Errorf("%w (feature view %s v%d)", err, b.fv.Name, b.fv.Version)
+			}
+		}
+	}
+	return nil
+}
+
+// unsupported fails a lookup that would read a group Tandem cannot read.
+func (p *plan) unsupported(r *resolved) error {
+	for gi, g := range p.groups {
+		if g.embedding && !r.skip(gi) {
+			return &UnsupportedError{FeatureView: p.name, Version: p.version, FeatureGroup: g.fgName,
+				Reason: "an embedding feature group is read from the vector database, which Tandem does not read yet; pass its features or leave its key out with AllowMissing"}
+		}
+	}
+	return nil
 }
 
 // groupOf finds the group that serves feature f: by feature group id (and

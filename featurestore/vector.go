@@ -48,8 +48,10 @@ type GroupStatus struct {
 // Vector is a feature vector: the view's features in order (by index,
 // without labels and helper columns) and the status of each feature group.
 //
-// Names is shared with the FeatureView and every other vector of the same
-// plan: do not modify it. Values and Groups belong to the caller.
+// Ownership, as database/sql's RawBytes documents it: Names is shared with
+// the FeatureView's plan and every other vector read with it, and is
+// read-only (FeatureView.Features returns a copy the caller may keep and
+// change). Values and Groups belong to the caller.
 type Vector struct {
 	Names  []string
 	Values []any
@@ -119,6 +121,7 @@ type vectorOpts struct {
 	noHedge      bool
 	perStatement bool
 	noCache      bool
+	allowMissing bool
 }
 
 // WithPassedFeatures gives feature values that override the fetched ones
@@ -144,6 +147,19 @@ func PerStatementHedging() VectorOption { return func(o *vectorOpts) { o.perStat
 // NoCache bypasses the vector cache for this lookup.
 func NoCache() VectorOption { return func(o *vectorOpts) { o.noCache = true } }
 
+// AllowMissing lets an entry leave out the serving key of a feature group
+// whose features are not all passed (hsfs allow_missing=True): that group
+// is not read, its status is Missing and its features are nil, instead of
+// the lookup failing with ErrMissingServingKey. A composite key must still
+// be given whole or not at all (ErrPartialCompositeKey).
+//
+// A missing row is never an error, with or without AllowMissing: its
+// group is Missing and its features nil, and a batch keeps every entity.
+// hsfs without allow_missing instead fails a vector that lacks some
+// features and leaves out an entity that has no row at all; check
+// Vector.Complete (or Batch.Missing) for that strictness.
+func AllowMissing() VectorOption { return func(o *vectorOpts) { o.allowMissing = true } }
+
 func (o *vectorOpts) online(buf []online.CallOption) []online.CallOption {
 	if o.pin != "" {
 		buf = append(buf, online.Pin(o.pin))
@@ -155,10 +171,10 @@ func (o *vectorOpts) online(buf []online.CallOption) []online.CallOption {
 }
 
 // GetFeatureVector reads the vector of one entity, given by its serving
-// keys (DESIGN.md §3 "Vector semantics"): prefix+featureName for a
-// required key, otherwise the feature it joins on; the plain feature name
-// is accepted too. A composite key of one feature group is given whole or
-// not at all (then every feature of that group must be passed).
+// keys as hsfs names them: prefix+featureName for a required key,
+// otherwise the feature it joins on (WithKeyAliases accepts more). A
+// composite key of one feature group is given whole or not at all (then
+// every feature of that group must be passed, or AllowMissing given).
 //
 // By default every feature group's statement runs in one online group:
 // concurrently, on one server, hedged together, so the vector comes from
@@ -190,12 +206,15 @@ func (fv *FeatureView) vector(ctx context.Context, p *plan, entry map[string]any
 	}
 	// One allocation for the keys and the calls' arguments.
 	args := make([]any, p.nkeys)
-	r, err := p.resolve(entry, o.passed, -1, args)
+	r, err := p.resolve(entry, o.passed, -1, args, o.allowMissing)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.unsupported(&r); err != nil {
+		return nil, err
+	}
 	cache := fv.cache
-	useCache := cache != nil && o.pin == "" && !o.noCache && r.skipped == 0
+	useCache := cache != nil && o.pin == "" && !o.noCache && r.skipped == 0 && r.absent == 0
 	var ck string
 	if useCache {
 		ck = string(appendKey(make([]byte, 0, 16*len(args)), args, false))
@@ -211,6 +230,11 @@ func (fv *FeatureView) vector(ctx context.Context, p *plan, entry map[string]any
 		fv.c.tel.cacheMiss(ctx)
 	}
 	v := p.newVector()
+	for gi := range p.groups {
+		if r.isAbsent(gi) {
+			v.Groups[gi].Status = Missing
+		}
+	}
 	var cobuf [2]online.CallOption
 	copts := o.online(cobuf[:0])
 	if o.perStatement && len(p.groups) > 1 {

@@ -14,7 +14,8 @@ import (
 // one region, a Missing status where a group has no row.
 func TestVectors(t *testing.T) {
 	e := newEnv(t)
-	c := newClient(t, e.config("eu"))
+	// Plain column names for the composite key are an alias (below).
+	c := newClient(t, e.config("eu"), featurestore.WithKeyAliases())
 	fv := mustView(t, c, viewName, 1)
 	if got := fmt.Sprint(fv.Features()); got != fmt.Sprint(wantNames) {
 		t.Fatalf("features %s, want %v", got, wantNames)
