@@ -11,11 +11,12 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/tandemfs/tandem/internal/httpx"
 	"github.com/tandemfs/tandem/region"
 )
 
-// Client follows the ACA: it polls every endpoint each round and keeps the
-// state that the majority of those that answered reports.
+// Client follows the ACA: it polls every endpoint each round and follows a
+// state only when more than half of the configured endpoints report it.
 //
 // New starts the polling loop in the background (New itself does no I/O;
 // the first round runs at once in the loop). Close stops it. A Client is
@@ -26,7 +27,7 @@ type Client struct {
 	http      *retryablehttp.Client
 	ownClient *http.Client // the client we made, whose idle connections Close closes; nil if the caller gave one
 	log       *slog.Logger
-	now       func() time.Time
+	clock     region.Clock
 	m         *instruments
 
 	// ctx is owned by the client: the loop and every round run on it, so
@@ -41,15 +42,13 @@ type Client struct {
 	inflight *round // the round under way
 	queued   *round // the round Refresh callers wait for, started when inflight ends
 
-	mu          sync.Mutex
-	closed      bool
-	state       State
-	known       bool
-	createdAt   time.Time
-	confirmedAt time.Time
-	lastErr     error
-	ready       chan struct{} // closed when the first state is known
-	watchers    map[*watcher]struct{}
+	mu        sync.Mutex
+	closed    bool
+	view      view // the state, and when it was last confirmed
+	createdAt time.Time
+	lastErr   error
+	ready     chan struct{} // closed when the first state is known
+	watchers  map[*watcher]struct{}
 }
 
 // endpointState is one endpoint and what we remember of it. Rounds never
@@ -94,14 +93,14 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if o.logger == nil {
 		o.logger = defaultOptions().logger
 	}
-	if o.now == nil {
-		o.now = time.Now
+	if o.clock == nil {
+		o.clock = region.SystemClock{}
 	}
 
 	c := &Client{
 		cfg:      cfg,
 		log:      o.logger.With(slog.String("component", "aca")),
-		now:      o.now,
+		clock:    o.clock,
 		ready:    make(chan struct{}),
 		watchers: make(map[*watcher]struct{}),
 	}
@@ -116,7 +115,9 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		c.ownClient = hc
 	}
 	c.http = &retryablehttp.Client{
-		HTTPClient: hc,
+		// A copy that refuses redirects: a judge's 3xx must not send the
+		// poll (and any credentials of the transport) to another host.
+		HTTPClient: httpx.NoRedirects(hc),
 		// retryablehttp logs request URLs; ours may carry credentials, and
 		// the client logs endpoint transitions itself.
 		Logger: nil,
@@ -126,7 +127,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		RetryMax:     1,
 		RetryWaitMin: 5 * time.Millisecond,
 		RetryWaitMax: 50 * time.Millisecond,
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		CheckRetry:   checkRetry,
 		// The default backoff honours Retry-After, which could hold the
 		// retry past Timeout and turn a clear 503 into a timeout; the loop
 		// does the long waiting.
@@ -146,6 +147,17 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// checkRetry is retryablehttp's default policy, except that a refused
+// redirect is final: asking again would only get the same 3xx.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if httpx.IsRedirect(err) {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+func (c *Client) now() time.Time { return c.clock.Now() }
+
 // Config returns the client's configuration with the defaults filled in.
 func (c *Client) Config() Config {
 	cfg := c.cfg
@@ -159,7 +171,7 @@ func (c *Client) Config() Config {
 func (c *Client) Current() (State, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state, c.known
+	return c.view.state, c.view.known
 }
 
 // Active returns the active region, or [ErrNoActiveRegion] while no state is
@@ -186,22 +198,41 @@ func (c *Client) LocalIsActive() (bool, error) {
 	return a.Equal(c.cfg.Local), nil
 }
 
-// Staleness returns how long ago a polling round last confirmed the current
-// state (a majority of the endpoints that answered reported it). It grows
-// while every endpoint fails or they disagree. Before the first state is
-// known it is the time since New.
+// Staleness returns how long ago the current state was last confirmed
+// (more than half of the configured endpoints reported it), measured from
+// the start of the confirming round: an answer may be as old as that. It
+// grows while the endpoints fail or no state has a quorum. Before the first
+// state is known it is the time since New.
 func (c *Client) Staleness() time.Duration {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	since := c.confirmedAt
-	if !c.known {
-		since = c.createdAt
+	return c.view.staleness(now, c.createdAt)
+}
+
+// CurrentWithin returns the current state if it was confirmed no longer
+// than maxAge ago (see [Client.Staleness] for how age is measured). It never
+// blocks on the network. It returns [ErrNoActiveRegion] while no state is
+// known, an error wrapping [ErrStale] (with the age and the limit) when the
+// state is older than maxAge, and one wrapping [ErrInvalidConfig] when
+// maxAge is not positive. Writes and offline reads use it so that they
+// never trust an old answer.
+func (c *Client) CurrentWithin(maxAge time.Duration) (State, error) {
+	if maxAge <= 0 {
+		return State{}, fmt.Errorf("%w: CurrentWithin(%v): the age limit must be positive", ErrInvalidConfig, maxAge)
 	}
-	if d := now.Sub(since); d > 0 {
-		return d
+	now := c.now()
+	c.mu.Lock()
+	v, created := c.view, c.createdAt
+	c.mu.Unlock()
+	if !v.known {
+		return State{}, ErrNoActiveRegion
 	}
-	return 0
+	if age := v.staleness(now, created); age > maxAge {
+		return State{}, fmt.Errorf("%w: confirmed %v ago, limit %v (active was %s; see LastError for why no round confirmed it since)",
+			ErrStale, age.Round(time.Millisecond), maxAge, v.state.Active)
+	}
+	return v.state, nil
 }
 
 // LastError returns why the last polling round did not confirm a state
@@ -218,7 +249,7 @@ func (c *Client) LastError() error {
 // error, and tells why the last round failed.
 func (c *Client) WaitReady(ctx context.Context) (State, error) {
 	c.mu.Lock()
-	closed, st, known, ready := c.closed, c.state, c.known, c.ready
+	closed, st, known, ready := c.closed, c.view.state, c.view.known, c.ready
 	c.mu.Unlock()
 	switch {
 	case closed:
@@ -287,8 +318,8 @@ func (c *Client) Watch(ctx context.Context) <-chan State {
 		close(ch)
 		return ch
 	}
-	if c.known {
-		ch <- c.state
+	if c.view.known {
+		ch <- c.view.state
 	}
 	w := &watcher{ch: ch}
 	c.watchers[w] = struct{}{}
@@ -366,21 +397,13 @@ func (c *Client) loop() {
 		case <-c.ctx.Done():
 			return
 		}
-		wait := c.nextWait()
 		if r.err != nil {
-			wait = min(wait, retryMin<<min(failures, retryMaxShift))
 			failures++
 		} else {
 			failures = 0
 		}
-		t.Reset(wait)
+		t.Reset(nextWait(c.cfg, failures, rand.Float64()))
 	}
-}
-
-// nextWait shortens Interval by up to Jitter of it. Jitter only shortens, so
-// that a change is still seen within one Interval (plus the round itself).
-func (c *Client) nextWait() time.Duration {
-	return c.cfg.Interval - time.Duration(c.cfg.Jitter*rand.Float64()*float64(c.cfg.Interval))
 }
 
 // beginRound returns a round to wait for. With fresh false (the loop) it
@@ -436,8 +459,10 @@ func (c *Client) launchLocked(r *round) (*round, error) {
 	return r, nil
 }
 
-// runRound polls every endpoint at once and applies the vote.
+// runRound polls every endpoint at once and applies the vote. The round is
+// stamped with its start: see [view].
 func (c *Client) runRound() error {
+	start := c.now()
 	results := make([]pollResult, len(c.eps))
 	var wg sync.WaitGroup
 	for i, ep := range c.eps {
@@ -448,5 +473,5 @@ func (c *Client) runRound() error {
 		// Closing: the failures are ours, not the endpoints'.
 		return ErrClosed
 	}
-	return c.apply(results)
+	return c.apply(start, results)
 }

@@ -71,7 +71,7 @@ func TestClientOneOfThreeDown(t *testing.T) {
 		t.Fatalf("state %+v, want eu", st)
 	}
 	if err := c.LastError(); err != nil {
-		t.Fatalf("LastError = %v, want nil: two of three agreeing is a majority of those that answered", err)
+		t.Fatalf("LastError = %v, want nil: two of three configured agreeing is a quorum", err)
 	}
 	a.set(usBody)
 	b.set(usBody)
@@ -80,8 +80,8 @@ func TestClientOneOfThreeDown(t *testing.T) {
 	}
 }
 
-// The endpoints disagree: follow the majority of those that answered; on a
-// tie keep the current state.
+// The endpoints disagree: follow a state only when more than half of the
+// configured endpoints report it; otherwise keep the current one.
 func TestClientMajority(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -94,6 +94,8 @@ func TestClientMajority(t *testing.T) {
 		{"one outlier cannot flip", [3]string{euBody, euBody, euBody}, [3]string{usBody, euBody, euBody}, euState, nil},
 		{"two us one eu flips", [3]string{euBody, euBody, euBody}, [3]string{usBody, euBody, usBody}, usState, nil},
 		{"tie keeps current", [3]string{euBody, euBody, euBody}, [3]string{usBody, euBody, ""}, euState, ErrNoMajority},
+		{"one answer of three is no quorum", [3]string{euBody, euBody, euBody}, [3]string{usBody, "", ""}, euState, ErrNoMajority},
+		{"one answer of three at start knows nothing", [3]string{euBody, "", ""}, [3]string{euBody, "", ""}, State{}, ErrNoMajority},
 		{"three-way split keeps current", [3]string{euBody, euBody, euBody},
 			[3]string{usBody, euBody, `{"active":"ap","secondary":"eu"}`}, euState, ErrNoMajority},
 		{"tie at start knows nothing", [3]string{usBody, euBody, ""}, [3]string{usBody, euBody, ""}, State{}, ErrNoMajority},
@@ -139,7 +141,7 @@ func TestClientMajority(t *testing.T) {
 func TestClientAllDownKeepsLastState(t *testing.T) {
 	clk := newFakeClock()
 	fakes := []*fakeACA{newFakeACA(t, euBody), newFakeACA(t, euBody), newFakeACA(t, euBody)}
-	c := newTestClient(t, Config{Endpoints: []string{fakes[0].URL, fakes[1].URL, fakes[2].URL}}, WithClock(clk.Now))
+	c := newTestClient(t, Config{Endpoints: []string{fakes[0].URL, fakes[1].URL, fakes[2].URL}}, WithClock(clk))
 	waitReady(t, c)
 	refresh(t, c) // confirm at the current fake time
 	if s := c.Staleness(); s != 0 {
@@ -175,6 +177,10 @@ func TestClientAllDownKeepsLastState(t *testing.T) {
 	}
 
 	fakes[2].set(usBody)
+	if st := refresh(t, c); !st.Equal(euState) || c.Staleness() != 6*time.Second || !errors.Is(c.LastError(), ErrNoMajority) {
+		t.Fatalf("one of three back: %+v, staleness %v, LastError %v; want eu kept, 6s, ErrNoMajority (one answer is no quorum)", st, c.Staleness(), c.LastError())
+	}
+	fakes[0].set(usBody)
 	if st := refresh(t, c); !st.Equal(usState) || c.Staleness() != 0 {
 		t.Fatalf("after recovery: %+v, staleness %v; want us, 0", st, c.Staleness())
 	}
@@ -444,9 +450,9 @@ func TestClientErrorsHideSecrets(t *testing.T) {
 // Close stops every goroutine, even with watchers and a round under way,
 // and later calls report ErrClosed.
 func TestClientClose(t *testing.T) {
-	f := newFakeACA(t, euBody)
+	f, g := newFakeACA(t, euBody), newFakeACA(t, euBody)
 	ignore := goleak.IgnoreCurrent()
-	c, err := New(Config{Endpoints: []string{f.URL, deadURL(t)}, Interval: 10 * time.Millisecond})
+	c, err := New(Config{Endpoints: []string{f.URL, g.URL, deadURL(t)}, Interval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

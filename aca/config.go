@@ -3,6 +3,7 @@ package aca
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,12 +31,18 @@ const (
 // it.
 type Config struct {
 	// Endpoints are the ACA URLs (http or https) polled every round, all at
-	// once. With several, the majority of those that answer decides, so use
-	// an odd number, spread over both regions. Required; no duplicates.
+	// once. A state is confirmed only when more than half of them (of those
+	// configured, not of those that answered) report it, so use an odd
+	// number, spread over both regions: with 3, one may fail; with 5, two.
+	// Required. No duplicates: URLs are compared after normalisation
+	// (scheme and host in lower case, ports 80 and 443 dropped for http and
+	// https, an empty path read as "/", user info and query ignored), so
+	// that one judge never gets two votes.
 	Endpoints []string
 
 	// Interval is the time between two polling rounds. A flip is seen at
-	// most Interval plus one Timeout after the endpoints serve it. After a
+	// most Interval plus two Timeouts after the endpoints serve it (the
+	// round under way, the wait, the next round). After a
 	// round that confirms nothing the next comes sooner, backing off from
 	// 5ms up to Interval. Must be at least MinInterval. Default: 1s.
 	Interval time.Duration
@@ -71,7 +78,7 @@ func (cfg Config) normalize() (Config, []endpoint, error) {
 		return Config{}, nil, fmt.Errorf("%w: no Endpoints; give the ACA URLs, e.g. http://judge.example:8080/", ErrInvalidConfig)
 	}
 	eps := make([]endpoint, 0, len(out.Endpoints))
-	seen := make(map[string]bool, len(out.Endpoints))
+	seen := make(map[string]int, len(out.Endpoints))
 	for i, raw := range out.Endpoints {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -83,12 +90,13 @@ func (cfg Config) normalize() (Config, []endpoint, error) {
 			return Config{}, nil, fmt.Errorf("%w: Endpoints[%d] must be an absolute http or https URL", ErrInvalidConfig, i)
 		}
 		label := u.Scheme + "://" + u.Host + u.EscapedPath()
-		key := strings.ToLower(u.Scheme+"://"+u.Host) + u.EscapedPath() + "?" + u.RawQuery
-		if seen[key] {
-			// A duplicate would vote twice.
-			return Config{}, nil, fmt.Errorf("%w: Endpoints[%d] (%s) is listed twice", ErrInvalidConfig, i, label)
+		key := endpointKey(u)
+		if j, dup := seen[key]; dup {
+			// A duplicate would vote twice: one judge must not make a
+			// quorum of two.
+			return Config{}, nil, fmt.Errorf("%w: Endpoints[%d] (%s) is the same judge as Endpoints[%d]; each judge must be listed once", ErrInvalidConfig, i, label, j)
 		}
-		seen[key] = true
+		seen[key] = i
 		eps = append(eps, endpoint{url: raw, label: label})
 	}
 	switch {
@@ -119,6 +127,32 @@ func (cfg Config) normalize() (Config, []endpoint, error) {
 	return out, eps, nil
 }
 
+// endpointKey is the normalised form of an endpoint URL, under which two
+// spellings of one judge collide: scheme and host in lower case (a trailing
+// dot dropped), the scheme's default port dropped, an empty path read as
+// "/". User info, query and fragment are left out: they do not make another
+// judge.
+func endpointKey(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	port := u.Port()
+	if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		port = ""
+	}
+	hostport := host
+	switch {
+	case port != "":
+		hostport = net.JoinHostPort(host, port)
+	case strings.Contains(host, ":"): // IPv6 literal
+		hostport = "[" + host + "]"
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return scheme + "://" + hostport + path
+}
+
 // Option sets how a [Client] does its work: what it uses, not what it polls.
 type Option func(*options)
 
@@ -126,20 +160,22 @@ type options struct {
 	httpClient *http.Client
 	meter      metric.MeterProvider
 	logger     *slog.Logger
-	now        func() time.Time
+	clock      region.Clock
 }
 
 func defaultOptions() options {
 	return options{
 		meter:  noop.NewMeterProvider(),
 		logger: slog.New(slog.DiscardHandler),
-		now:    time.Now,
+		clock:  region.SystemClock{},
 	}
 }
 
 // WithHTTPClient makes the client send its polls with hc, e.g. for TLS
-// settings or an authenticating transport. The client does not close hc's
-// connections on Close; the caller owns hc. Per-request timeouts come from
+// settings or an authenticating transport. The client uses a copy of hc
+// whose CheckRedirect refuses every redirect (see [RedirectError]); hc
+// itself is not changed. The client does not close hc's connections on
+// Close; the caller owns hc. Per-request timeouts come from
 // [Config.Timeout], so hc.Timeout may stay 0. Default: a pooled client of
 // its own, whose idle connections Close closes.
 func WithHTTPClient(hc *http.Client) Option {
@@ -159,8 +195,10 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
 }
 
-// WithClock makes the client read the time from now, for [Client.Staleness]
-// and the metrics. Poll timing still uses real timers. Default: time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(o *options) { o.now = now }
+// WithClock makes the client read the time from clk: for the stamp of each
+// round, [Client.Staleness] and the metrics. Poll timing (the interval, the
+// timeouts) still uses real timers. It takes the same [region.Clock] as the
+// online package's WithClock. Default: [region.SystemClock].
+func WithClock(clk region.Clock) Option {
+	return func(o *options) { o.clock = clk }
 }

@@ -3,14 +3,18 @@ package aca
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tandemfs/tandem/internal/httpx"
 )
 
 // Sentinel errors. Callers branch on them with [errors.Is]; the messages of
 // the errors that wrap them add detail but are not part of the API.
 var (
 	// ErrNoActiveRegion reports that no active region is known: the client
-	// has not yet seen a valid state. Writes and offline reads refuse with
-	// it rather than guess (DESIGN.md §5).
+	// has not yet seen a confirmed state. Writes and offline reads refuse
+	// with it rather than guess (docs/aca.md, "Who follows the ACA"). It is
+	// defined here once; the metadata, offline and featurestore packages
+	// return errors that match it with errors.Is.
 	ErrNoActiveRegion = errors.New("aca: no active region is known")
 
 	// ErrClosed is returned by calls on a [Client] after [Client.Close].
@@ -36,18 +40,21 @@ var (
 	ErrEndpoint = errors.New("aca: endpoint poll failed")
 
 	// ErrAllEndpointsFailed reports a polling round in which no endpoint
-	// answered with a valid state. The client keeps its last state (static
+	// answered with a valid state (a refused redirect counts as a failure). The client keeps its last state (static
 	// stability); see [Client.Staleness].
 	ErrAllEndpointsFailed = errors.New("aca: every endpoint failed")
 
-	// ErrNoMajority reports a polling round in which the endpoints that
-	// answered disagreed and no state had more than half of the answers. The
-	// client keeps its current state rather than follow one side.
-	ErrNoMajority = errors.New("aca: endpoints disagree and no state has a majority")
+	// ErrNoMajority reports a polling round in which no state was reported
+	// by more than half of the configured endpoints, because they disagreed
+	// or too few answered (one answer of three is not a quorum). The client
+	// keeps its current state, unconfirmed, rather than follow one side;
+	// its staleness grows.
+	ErrNoMajority = errors.New("aca: no state has a quorum of the configured endpoints")
 
-	// ErrOlderEpoch reports a polling round whose majority state has an
-	// older epoch than the current one. The client never goes back.
-	ErrOlderEpoch = errors.New("aca: majority state has an older epoch than the current state")
+	// ErrOlderEpoch reports a polling round whose quorum state has an older
+	// epoch than the current one. The client never goes back; docs/aca.md
+	// ("Epochs") says how an operator resets epochs.
+	ErrOlderEpoch = errors.New("aca: the quorum state has an older epoch than the current state")
 
 	// ErrStale reports that the last confirmed state is older than the
 	// caller's bound: writes and offline reads refuse with it instead of
@@ -78,3 +85,11 @@ func (e *EndpointError) Error() string {
 // Unwrap returns both the cause and [ErrEndpoint], so that errors.Is works
 // for either.
 func (e *EndpointError) Unwrap() []error { return []error{ErrEndpoint, e.Err} }
+
+// RedirectError reports a redirect that the client refused to follow: an
+// ACA endpoint answered with a 3xx, and the client never follows one (see
+// internal/httpx for why). From and To are the endpoint and the Location it
+// pointed to, without user info or query. It arrives wrapped in an
+// [*EndpointError]; find it with errors.As. The metadata client returns the
+// same type, so one errors.As matches both.
+type RedirectError = httpx.RedirectError

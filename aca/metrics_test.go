@@ -60,20 +60,23 @@ func TestClientMetrics(t *testing.T) {
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	clk := newFakeClock()
 
-	f := newFakeACA(t, euBody)
+	f, g := newFakeACA(t, euBody), newFakeACA(t, euBody)
 	f.setFull(http.StatusServiceUnavailable, "text/plain", "not yet") // so no state is known at the first collection
+	g.setFull(http.StatusServiceUnavailable, "text/plain", "not yet")
 	bad := newFakeACA(t, euBody)
 	bad.setFull(http.StatusServiceUnavailable, "text/plain", "no")
 	badURL := strings.Replace(bad.URL, "http://", "http://u:hunter2@", 1) + "/judge?token=s3cret"
-	c := newTestClient(t, Config{Endpoints: []string{f.URL, badURL}, Local: "eu"},
-		WithMeterProvider(mp), WithClock(clk.Now))
+	c := newTestClient(t, Config{Endpoints: []string{f.URL, g.URL, badURL}, Local: "eu"},
+		WithMeterProvider(mp), WithClock(clk))
 
 	if m := collect(t, reader); len(intPoints(m, "tandem.aca.active")) != 0 {
 		t.Fatalf("active-region gauge reports a region before any state is known: %+v", m["tandem.aca.active"])
 	}
 	f.set(euBody)
+	g.set(euBody)
 	waitReady(t, c)
 	f.set(usBody)
+	g.set(usBody)
 	refresh(t, c)
 	clk.Advance(3 * time.Second)
 

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.opentelemetry.io/otel/metric"
@@ -48,28 +49,25 @@ func (c *Client) poll(ctx context.Context, ep *endpointState) pollResult {
 	}
 	defer resp.Body.Close()
 
-	switch {
-	case resp.StatusCode == http.StatusNotModified:
+	if resp.StatusCode == http.StatusNotModified {
 		drain(resp.Body)
 		if ep.etag == "" {
 			// We sent no If-None-Match, so there is nothing to reuse.
 			return fail(resp.StatusCode, errors.New("304 Not Modified to a request without If-None-Match"))
 		}
 		return pollResult{state: ep.last}
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
+	}
+	if err := checkHead(resp.StatusCode, resp.Header.Get("Content-Type")); err != nil {
 		drain(resp.Body)
-		return fail(resp.StatusCode, errors.New(strings.ToLower(http.StatusText(resp.StatusCode))))
+		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+			ep.etag, ep.last = "", State{}
+		}
+		return fail(resp.StatusCode, err)
 	}
 
 	// From here on the endpoint sent a new representation: forget the old
 	// ETag, so that a 304 never resurrects a state we refused.
 	ep.etag, ep.last = "", State{}
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err == nil && (mt == "text/html" || mt == "application/xhtml+xml") {
-			drain(resp.Body)
-			return fail(resp.StatusCode, fmt.Errorf("%w: content type %s (an error page, not the ACA)", ErrInvalidState, mt))
-		}
-	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
 	if err != nil {
 		return fail(resp.StatusCode, fmt.Errorf("reading the body: %w", stripURL(err)))
@@ -80,6 +78,31 @@ func (c *Client) poll(ctx context.Context, ep *endpointState) pollResult {
 	}
 	ep.etag, ep.last = resp.Header.Get("ETag"), st
 	return pollResult{state: st}
+}
+
+// checkHead refuses an answer by its status and content type, before its
+// body is read: a status other than 2xx, or an HTML error page that a proxy
+// served with 200.
+func checkHead(status int, contentType string) error {
+	if status < 200 || status > 299 {
+		return errors.New(strings.ToLower(http.StatusText(status)))
+	}
+	if contentType != "" {
+		if mt, _, err := mime.ParseMediaType(contentType); err == nil && (mt == "text/html" || mt == "application/xhtml+xml") {
+			return fmt.Errorf("%w: content type %s (an error page, not the ACA)", ErrInvalidState, mt)
+		}
+	}
+	return nil
+}
+
+// readAnswer is what poll makes of a complete, non-304 answer: the checks of
+// checkHead, then [ParseState]. The simulation feeds its judges' answers
+// through it.
+func readAnswer(status int, contentType string, body []byte) (State, error) {
+	if err := checkHead(status, contentType); err != nil {
+		return State{}, err
+	}
+	return ParseState(body)
 }
 
 // drain reads a little of an unwanted body so that the connection can be
@@ -113,13 +136,11 @@ func errorType(e *EndpointError) string {
 	}
 }
 
-// apply counts the answers of one round and updates the state. It returns
-// nil when the round confirmed or changed the state.
-func (c *Client) apply(results []pollResult) error {
-	var (
-		answers []State
-		errs    []error
-	)
+// apply counts the answers of a round that started at start and updates
+// the state. It returns nil when the round confirmed or changed the state.
+func (c *Client) apply(start time.Time, results []pollResult) error {
+	var errs []error
+	answers := make([]State, len(results))
 	for i, r := range results {
 		ep := c.eps[i]
 		if r.err != nil {
@@ -136,38 +157,29 @@ func (c *Client) apply(results []pollResult) error {
 			c.log.Info("aca: endpoint recovered", slog.String("endpoint", ep.label))
 		}
 		ep.failing = false
-		answers = append(answers, r.state)
+		answers[i] = r.state
 	}
 
-	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var roundErr error
-	winner, ok := majority(answers)
-	switch {
-	case len(answers) == 0:
-		roundErr = fmt.Errorf("%w: %w", ErrAllEndpointsFailed, errors.Join(errs...))
-	case !ok:
-		roundErr = fmt.Errorf("%w: %d answers: %s", ErrNoMajority, len(answers), describe(answers))
-	case c.known && winner.Epoch < c.state.Epoch:
-		roundErr = fmt.Errorf("%w: %d < %d", ErrOlderEpoch, winner.Epoch, c.state.Epoch)
-	}
+	prev, wasKnown := c.view.state, c.view.known
+	changed, roundErr := c.view.confirm(start, answers)
 	if roundErr != nil {
+		if len(errs) > 0 {
+			roundErr = fmt.Errorf("%w: %w", roundErr, errors.Join(errs...))
+		}
 		if c.lastErr == nil || !sameKind(c.lastErr, roundErr) {
 			c.log.Warn("aca: state not confirmed; keeping the current one", slog.Any("error", roundErr),
-				slog.String("active", string(c.state.Active)))
+				slog.String("active", string(prev.Active)))
 		}
 		c.lastErr = roundErr
 		return roundErr
 	}
-
 	c.lastErr = nil
-	c.confirmedAt = now
-	if c.known && winner.Equal(c.state) {
+	if !changed {
 		return nil
 	}
-	prev, wasKnown := c.state, c.known
-	c.state, c.known = winner, true
+	winner := c.view.state
 	if !wasKnown {
 		close(c.ready)
 	}
@@ -199,25 +211,14 @@ func offer(ch chan State, s State) {
 	}
 }
 
-// majority returns the state that more than half of answers report.
-func majority(answers []State) (State, bool) {
-	for i, a := range answers {
-		n := 0
-		for _, b := range answers[i:] {
-			if a.Equal(b) {
-				n++
-			}
-		}
-		if 2*n > len(answers) {
-			return a, true
-		}
-	}
-	return State{}, false
-}
-
+// describe lists the answers of a round, "-" for an endpoint that failed.
 func describe(answers []State) string {
 	parts := make([]string, len(answers))
 	for i, a := range answers {
+		if a.IsZero() {
+			parts[i] = "-"
+			continue
+		}
 		parts[i] = fmt.Sprintf("%s/%s@%d", a.Active, a.Secondary, a.Epoch)
 	}
 	return strings.Join(parts, ", ")
