@@ -21,7 +21,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 
-	"github.com/tandemfs/tandem/examples/sandbox"
+	"github.com/tandemfs/tandem/examples/tandemtest"
 	"github.com/tandemfs/tandem/featurestore"
 	"github.com/tandemfs/tandem/online"
 )
@@ -51,7 +51,7 @@ type app struct {
 	model   *Model
 	view    string
 	version int
-	sb      *sandbox.Sandbox // nil unless in sandbox mode
+	sb      *tandemtest.Sandbox // nil unless in sandbox mode
 	client  *featurestore.Client
 	mp      *sdkmetric.MeterProvider
 	reg     *prometheus.Registry
@@ -98,13 +98,13 @@ func newApp(ctx context.Context, cfg appConfig, log *slog.Logger) (_ *app, err e
 
 	fsCfg := cfg.endpoints.fs
 	if cfg.useSandbox {
-		a.sb, err = sandbox.Start(ctx, sandbox.Options{})
+		a.sb, err = tandemtest.Start(ctx, tandemtest.Options{})
 		if err != nil {
 			return nil, err
 		}
 		fsCfg = a.sb.Config()
 		if a.view == "" {
-			a.view, a.version = sandbox.FeatureView, sandbox.FeatureViewVersion
+			a.view, a.version = tandemtest.FeatureView, tandemtest.FeatureViewVersion
 		}
 	} else if a.view == "" {
 		a.view, a.version = cfg.endpoints.view, cfg.endpoints.version

@@ -22,7 +22,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"go.uber.org/goleak"
 
-	"github.com/tandemfs/tandem/examples/sandbox"
+	"github.com/tandemfs/tandem/examples/tandemtest"
 )
 
 func TestMain(m *testing.M) {
@@ -115,7 +115,7 @@ func TestPredict(t *testing.T) {
 
 	scores := map[float64]bool{}
 	for i := range 20 {
-		status, body := post(t, base+"/predict", fmt.Sprintf(`{"entity": {"cc_num": %d}}`, sandbox.FirstKey+int64(i)))
+		status, body := post(t, base+"/predict", fmt.Sprintf(`{"entity": {"cc_num": %d}}`, tandemtest.FirstKey+int64(i)))
 		if status != http.StatusOK {
 			t.Fatalf("predict %d: %d %s", i, status, body)
 		}
@@ -132,7 +132,7 @@ func TestPredict(t *testing.T) {
 		if want := byHand(t, model, resp.Features); math.Abs(resp.Score-want) > 1e-12 {
 			t.Errorf("entity %d: score %v, by hand %v (features %v)", i, resp.Score, want, resp.Features)
 		}
-		if resp.Features["cc_num"] != float64(sandbox.FirstKey+int64(i)) {
+		if resp.Features["cc_num"] != float64(tandemtest.FirstKey+int64(i)) {
 			t.Errorf("entity %d: features are of cc_num %v", i, resp.Features["cc_num"])
 		}
 		// eu serves unless a hedge won (a loaded machine can hold the
@@ -155,10 +155,10 @@ func TestPredict(t *testing.T) {
 	})
 
 	t.Run("eu killed", func(t *testing.T) {
-		if err := a.sb.KillRegion(sandbox.EU); err != nil {
+		if err := a.sb.KillRegion(tandemtest.EU); err != nil {
 			t.Fatal(err)
 		}
-		defer a.sb.ReviveRegion(sandbox.EU)
+		defer a.sb.ReviveRegion(tandemtest.EU)
 		status, body := post(t, base+"/predict", `{"entity": {"cc_num": 100005}}`)
 		if status != http.StatusOK || !bytes.Contains(body, []byte(`"region":"us"`)) {
 			t.Errorf("with eu killed: %d %s, want 200 from us", status, body)
@@ -201,7 +201,7 @@ func TestPredictBadRequests(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	_, base := startApp(t)
 	for i := range 5 {
-		if status, body := post(t, base+"/predict", fmt.Sprintf(`{"entity": {"cc_num": %d}}`, sandbox.FirstKey+int64(i))); status != http.StatusOK {
+		if status, body := post(t, base+"/predict", fmt.Sprintf(`{"entity": {"cc_num": %d}}`, tandemtest.FirstKey+int64(i))); status != http.StatusOK {
 			t.Fatalf("predict: %d %s", status, body)
 		}
 	}
@@ -362,7 +362,7 @@ func TestModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Check(sandbox.FeatureNames()); err != nil {
+	if err := m.Check(tandemtest.FeatureNames()); err != nil {
 		t.Errorf("the embedded model does not fit the sandbox's view: %v", err)
 	}
 	if err := m.Check([]string{"cc_num"}); err == nil {

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tandemfs/tandem/examples/sandbox"
+	"github.com/tandemfs/tandem/examples/tandemtest"
 	"github.com/tandemfs/tandem/featurestore"
 )
 
@@ -20,7 +20,7 @@ type demo struct {
 	cfg    config
 	out    io.Writer
 	start  time.Time
-	sb     *sandbox.Sandbox
+	sb     *tandemtest.Sandbox
 	client *featurestore.Client
 	fv     *featurestore.FeatureView
 
@@ -41,7 +41,7 @@ type writeResult struct {
 
 func newDemo(ctx context.Context, cfg config, out io.Writer) (_ *demo, err error) {
 	d := &demo{cfg: cfg, out: out, start: time.Now()}
-	d.sb, err = sandbox.Start(ctx, sandbox.Options{RemoteLatency: cfg.remoteLatency})
+	d.sb, err = tandemtest.Start(ctx, tandemtest.Options{RemoteLatency: cfg.remoteLatency})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func newDemo(ctx context.Context, cfg config, out io.Writer) (_ *demo, err error
 	if err != nil {
 		return nil, err
 	}
-	d.fv, err = d.client.FeatureView(ctx, sandbox.FeatureView, sandbox.FeatureViewVersion)
+	d.fv, err = d.client.FeatureView(ctx, tandemtest.FeatureView, tandemtest.FeatureViewVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (d *demo) close() {
 	_ = d.sb.Close()
 }
 
-func stateString(sb *sandbox.Sandbox) string {
+func stateString(sb *tandemtest.Sandbox) string {
 	st := sb.ACAState()
 	return fmt.Sprintf(`{"active":%q,"secondary":%q}`, st.Active, st.Secondary)
 }
@@ -106,10 +106,10 @@ func (d *demo) phasesRun(ctx context.Context) error {
 	}{
 		{"1. both regions healthy", d.writeBeforeFlip, nil},
 		{fmt.Sprintf("2. eu stalls %.0f%% of reads by %v: hedges to us win", d.cfg.stallP*100, d.cfg.stall),
-			func(context.Context) error { return d.sb.SetStall(sandbox.EU, d.cfg.stallP, d.cfg.stall) },
-			func(*tally) error { return d.sb.SetStall(sandbox.EU, 0, 0) }},
+			func(context.Context) error { return d.sb.SetStall(tandemtest.EU, d.cfg.stallP, d.cfg.stall) },
+			func(*tally) error { return d.sb.SetStall(tandemtest.EU, 0, 0) }},
 		{"3. eu killed: its MySQL servers refuse and reset connections",
-			func(context.Context) error { return d.sb.KillRegion(sandbox.EU) }, nil},
+			func(context.Context) error { return d.sb.KillRegion(tandemtest.EU) }, nil},
 		{"4. eu revived: traffic returns to eu", d.revive, d.afterRevive},
 		{"5. ACA flips to us: metadata writes follow, lookups stay local", d.flip, nil},
 	}
@@ -179,7 +179,7 @@ func (d *demo) worker(ctx context.Context, seed uint64) {
 		t := d.current.Load()
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		began := time.Now()
-		v, err := d.fv.GetFeatureVector(lctx, sandbox.Entry(rng.IntN(d.sb.Rows())))
+		v, err := d.fv.GetFeatureVector(lctx, tandemtest.Entry(rng.IntN(d.sb.Rows())))
 		took := time.Since(began)
 		cancel()
 		if ctx.Err() != nil {
@@ -220,7 +220,7 @@ func (d *demo) write(ctx context.Context, view string) error {
 	if err != nil {
 		return fmt.Errorf("ACA state before CreateFeatureView %s: %w", view, err)
 	}
-	fv, err := d.client.CreateFeatureView(ctx, sandbox.ViewSpec(view, 1))
+	fv, err := d.client.CreateFeatureView(ctx, tandemtest.ViewSpec(view, 1))
 	if err != nil {
 		return fmt.Errorf("CreateFeatureView %s: %w", view, err)
 	}
@@ -231,7 +231,7 @@ func (d *demo) write(ctx context.Context, view string) error {
 
 func (d *demo) revive(context.Context) error {
 	d.revivedAt = time.Now()
-	return d.sb.ReviveRegion(sandbox.EU)
+	return d.sb.ReviveRegion(tandemtest.EU)
 }
 
 func (d *demo) afterRevive(t *tally) error {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tandemfs/tandem/examples/sandbox"
+	"github.com/tandemfs/tandem/examples/tandemtest"
 	"github.com/tandemfs/tandem/region"
 )
 
@@ -43,7 +43,7 @@ func (t *tally) record(r region.ID, hedged bool, d time.Duration, err error) {
 	if hedged {
 		t.hedged++
 	}
-	if r == sandbox.EU && t.firstEU.IsZero() {
+	if r == tandemtest.EU && t.firstEU.IsZero() {
 		t.firstEU = time.Now()
 	}
 }
@@ -63,7 +63,7 @@ func (t *tally) snapshot() snapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := snapshot{
-		name: t.name, lookups: t.lookups, eu: t.byRegion[sandbox.EU], us: t.byRegion[sandbox.US],
+		name: t.name, lookups: t.lookups, eu: t.byRegion[tandemtest.EU], us: t.byRegion[tandemtest.US],
 		hedged: t.hedged, failed: t.failed, lastErr: t.lastErr, firstEU: t.firstEU,
 	}
 	s.p50, s.p99 = percentiles(t.latencies)

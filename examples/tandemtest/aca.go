@@ -1,4 +1,4 @@
-package sandbox
+package tandemtest
 
 import (
 	"encoding/json"
@@ -26,7 +26,7 @@ func startACA(dir string, n int, st aca.State) (*acaEndpoint, error) {
 	}
 	h, err := aca.NewHandler(file, aca.WithCheckInterval(0))
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: ACA endpoint %d: %w", n, err)
+		return nil, fmt.Errorf("tandemtest: ACA endpoint %d: %w", n, err)
 	}
 	return &acaEndpoint{file: file, srv: httptest.NewServer(h)}, nil
 }
@@ -36,14 +36,14 @@ func startACA(dir string, n int, st aca.State) (*acaEndpoint, error) {
 func writeState(file string, st aca.State) error {
 	b, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("sandbox: encode ACA state: %w", err)
+		return fmt.Errorf("tandemtest: encode ACA state: %w", err)
 	}
 	tmp := file + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("sandbox: write ACA state: %w", err)
+		return fmt.Errorf("tandemtest: write ACA state: %w", err)
 	}
 	if err := os.Rename(tmp, file); err != nil {
-		return fmt.Errorf("sandbox: write ACA state: %w", err)
+		return fmt.Errorf("tandemtest: write ACA state: %w", err)
 	}
 	return nil
 }

@@ -1,18 +1,18 @@
-package sandbox_test
+package tandemtest_test
 
 import (
 	"context"
 	"fmt"
 	"log"
 
-	"github.com/tandemfs/tandem/examples/sandbox"
+	"github.com/tandemfs/tandem/examples/tandemtest"
 	"github.com/tandemfs/tandem/featurestore"
 )
 
 // A service test runs its client against the sandbox and kills a region.
 func Example() {
 	ctx := context.Background()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Rows: 100})
+	sb, err := tandemtest.Start(ctx, tandemtest.Options{Rows: 100})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -23,22 +23,22 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer client.Close() // before the sandbox
-	fv, err := client.FeatureView(ctx, sandbox.FeatureView, sandbox.FeatureViewVersion)
+	fv, err := client.FeatureView(ctx, tandemtest.FeatureView, tandemtest.FeatureViewVersion)
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	v, err := fv.GetFeatureVector(ctx, map[string]any{"cc_num": sandbox.FirstKey})
+	v, err := fv.GetFeatureVector(ctx, map[string]any{"cc_num": tandemtest.FirstKey})
 	if err != nil {
 		log.Fatal(err)
 	}
 	replica, _ := v.Get("replica")
 	fmt.Println("served by", v.Region, "replica", replica)
 
-	if err := sb.KillRegion(sandbox.EU); err != nil {
+	if err := sb.KillRegion(tandemtest.EU); err != nil {
 		log.Fatal(err)
 	}
-	v, err = fv.GetFeatureVector(ctx, sandbox.Entry(1))
+	v, err = fv.GetFeatureVector(ctx, tandemtest.Entry(1))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,4 +47,39 @@ func Example() {
 	// Output:
 	// served by eu replica eu
 	// served by us replica us
+}
+
+// A test plants a difference between the regions, as replication lag
+// would, and reads each region pinned.
+func ExampleSandbox_SetFeature() {
+	ctx := context.Background()
+	sb, err := tandemtest.Start(ctx, tandemtest.Options{Rows: 10})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sb.Close()
+	if err := sb.SetFeature(ctx, tandemtest.US, tandemtest.FirstKey, "tx_count_24h", 99); err != nil {
+		log.Fatal(err)
+	}
+
+	client, err := featurestore.New(sb.Config())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	fv, err := client.FeatureView(ctx, tandemtest.FeatureView, tandemtest.FeatureViewVersion)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, id := range sb.Regions() {
+		v, err := fv.GetFeatureVector(ctx, tandemtest.Entry(0), featurestore.Pin(id))
+		if err != nil {
+			log.Fatal(err)
+		}
+		n, _ := v.Get("tx_count_24h")
+		fmt.Println(id, "tx_count_24h", n)
+	}
+	// Output:
+	// eu tx_count_24h 1
+	// us tx_count_24h 99
 }

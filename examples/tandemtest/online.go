@@ -1,4 +1,4 @@
-package sandbox
+package tandemtest
 
 import (
 	"context"
@@ -30,6 +30,7 @@ type onlineStore struct {
 	srv    *server.Server
 	done   chan struct{} // closed when srv.Start returns
 	proxy  *faultproxy.Proxy
+	direct string // the server's own address, behind the proxy
 
 	mu     sync.Mutex
 	killed bool
@@ -59,21 +60,21 @@ func startOnline(id region.ID, acts []activityRow, profs []profileRow) (_ *onlin
 	pro := memory.NewDBProvider(db)
 	ctx := sql.NewContext(context.Background(), sql.WithSession(memory.NewSession(sql.NewBaseSession(), pro)))
 	if err := fill(ctx, db, id, acts, profs); err != nil {
-		return nil, fmt.Errorf("sandbox: region %s: fill tables: %w", id, err)
+		return nil, fmt.Errorf("tandemtest: region %s: fill tables: %w", id, err)
 	}
 
 	engine := sqle.NewDefault(pro)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: region %s: listen: %w", id, err)
+		return nil, fmt.Errorf("tandemtest: region %s: listen: %w", id, err)
 	}
 	srv, err := server.NewServer(server.Config{Protocol: "tcp", Address: ln.Addr().String(), Listener: ln},
 		engine, sql.NewContext, memory.NewSessionBuilder(pro), nil)
 	if err != nil {
 		_ = ln.Close()
-		return nil, fmt.Errorf("sandbox: region %s: start the MySQL server: %w", id, err)
+		return nil, fmt.Errorf("tandemtest: region %s: start the MySQL server: %w", id, err)
 	}
-	o := &onlineStore{id: id, engine: engine, srv: srv, done: make(chan struct{})}
+	o := &onlineStore{id: id, engine: engine, srv: srv, done: make(chan struct{}), direct: ln.Addr().String()}
 	go func() {
 		defer close(o.done)
 		_ = srv.Start() // returns when the listener closes
@@ -85,7 +86,7 @@ func startOnline(id region.ID, acts []activityRow, profs []profileRow) (_ *onlin
 	}()
 	o.proxy, err = faultproxy.New(ln.Addr().String())
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: region %s: %w", id, err)
+		return nil, fmt.Errorf("tandemtest: region %s: %w", id, err)
 	}
 	return o, nil
 }
@@ -141,7 +142,7 @@ func (o *onlineStore) kill() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.proxy.SetRefuse(true); err != nil {
-		return fmt.Errorf("sandbox: kill region %s: %w", o.id, err)
+		return fmt.Errorf("tandemtest: kill region %s: %w", o.id, err)
 	}
 	o.proxy.ResetAll()
 	o.killed = true
@@ -153,7 +154,7 @@ func (o *onlineStore) revive() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.proxy.SetRefuse(false); err != nil {
-		return fmt.Errorf("sandbox: revive region %s: %w", o.id, err)
+		return fmt.Errorf("tandemtest: revive region %s: %w", o.id, err)
 	}
 	o.killed = false
 	return nil

@@ -1,4 +1,4 @@
-package sandbox
+package tandemtest
 
 import (
 	"context"
@@ -31,9 +31,9 @@ const DefaultACAInterval = 100 * time.Millisecond
 // Errors.
 var (
 	// ErrUnknownRegion: the region is neither EU nor US.
-	ErrUnknownRegion = errors.New("sandbox: unknown region; use sandbox.EU or sandbox.US")
+	ErrUnknownRegion = errors.New("tandemtest: unknown region; use tandemtest.EU or tandemtest.US")
 	// ErrClosed: the Sandbox was closed.
-	ErrClosed = errors.New("sandbox: closed")
+	ErrClosed = errors.New("tandemtest: sandbox closed")
 )
 
 // Options tune a Sandbox. The zero value gives the defaults.
@@ -84,10 +84,10 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 		opts.Rows = DefaultRows
 	}
 	if opts.Rows < 1 || opts.Rows > MaxRows {
-		return nil, fmt.Errorf("sandbox: Rows %d is out of range [1, %d]: the embedded server scans the table on every lookup", opts.Rows, MaxRows)
+		return nil, fmt.Errorf("tandemtest: Rows %d is out of range [1, %d]: the embedded server scans the table on every lookup", opts.Rows, MaxRows)
 	}
 	if opts.RemoteLatency < 0 {
-		return nil, fmt.Errorf("sandbox: RemoteLatency %v is negative", opts.RemoteLatency)
+		return nil, fmt.Errorf("tandemtest: RemoteLatency %v is negative", opts.RemoteLatency)
 	}
 	if opts.ACAInterval == 0 {
 		opts.ACAInterval = DefaultACAInterval
@@ -127,7 +127,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 
 	s.dir, err = os.MkdirTemp("", "tandem-sandbox-")
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return nil, fmt.Errorf("tandemtest: %w", err)
 	}
 	for i := range 3 {
 		e, err := startACA(s.dir, i+1, s.state)
@@ -267,7 +267,7 @@ func (s *Sandbox) ACAConfig() aca.Config {
 
 // KillRegion makes region id's online store refuse new connections and
 // resets the open ones, as if its MySQL servers had been killed. Its
-// Hopsworks server keeps running; use Metadata(id).SetFault to fail it too.
+// Hopsworks server keeps running; use SetMetadataDown to fail it too.
 func (s *Sandbox) KillRegion(id region.ID) error {
 	o, err := s.store(id)
 	if err != nil {
@@ -342,17 +342,30 @@ func (s *Sandbox) FlipACA() (aca.State, error) {
 	return next, nil
 }
 
-// Metadata returns region id's fake Hopsworks server, to inspect the
-// requests it got or inject faults. It is nil for an unknown region.
-func (s *Sandbox) Metadata(id region.ID) *hopsworkstest.Server { return s.meta[canon(id)] }
-
 // Writes counts the metadata writes region id's Hopsworks received.
 func (s *Sandbox) Writes(id region.ID) WriteCounts {
-	m := s.Metadata(id)
-	if m == nil {
+	m, ok := s.meta[canon(id)]
+	if !ok {
 		return WriteCounts{}
 	}
 	return WriteCounts{Accepted: len(m.AcceptedWrites()), Refused: len(m.RefusedWrites())}
+}
+
+// SetMetadataDown makes region id's Hopsworks REST server answer 503 to
+// every request, as a load balancer in front of a dead Hopsworks does
+// (down = false serves again). Lookups of a view whose plan is loaded go
+// on; metadata reads fall back to the other region.
+func (s *Sandbox) SetMetadataDown(id region.ID, down bool) error {
+	m, ok := s.meta[canon(id)]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownRegion, id)
+	}
+	if down {
+		m.SetFault(hopsworkstest.FaultUnavailable)
+	} else {
+		m.SetFault(hopsworkstest.FaultNone)
+	}
+	return nil
 }
 
 func (s *Sandbox) store(id region.ID) (*onlineStore, error) {

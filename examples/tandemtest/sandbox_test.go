@@ -1,4 +1,4 @@
-package sandbox
+package tandemtest
 
 import (
 	"context"
@@ -166,7 +166,7 @@ func TestFlipACA(t *testing.T) {
 		a, err := ac.Active()
 		return err == nil && a == US
 	})
-	if !sb.Metadata(US).Active() || sb.Metadata(EU).Active() {
+	if !sb.meta[US].Active() || sb.meta[EU].Active() {
 		t.Fatal("Hopsworks roles did not follow the flip")
 	}
 
