@@ -75,15 +75,16 @@ func ExampleWatchdog() {
 		fmt.Fprint(w, `{"active": "eu", "secondary": "us"}`)
 	}))
 	defer srv.Close()
-	c, err := aca.New(aca.Config{Endpoints: []string{srv.URL}, Interval: 20 * time.Millisecond, Timeout: 50 * time.Millisecond})
+	c, err := aca.New(aca.Config{Endpoints: []string{srv.URL}, Interval: 50 * time.Millisecond, Timeout: 100 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer c.Close()
-	// A short fence for the example; in production keep the default
-	// (interval + 1s), which gives the other region time to stop.
-	w, err := aca.NewWatchdog(c, "eu", aca.WatchdogConfig{FencingDelay: 150 * time.Millisecond},
+	// The zero WatchdogConfig derives a fence from the client's timings
+	// (here about 420ms; 3.45s with the default Interval and Timeout) that
+	// exceeds the longest the other region may still run.
+	w, err := aca.NewWatchdog(c, "eu", aca.WatchdogConfig{},
 		aca.WithEventHandler(func(e aca.Event) { fmt.Println("event:", e.Kind) }))
 	if err != nil {
 		fmt.Println(err)

@@ -13,24 +13,43 @@ import (
 
 // WatchdogConfig says when a [Watchdog] starts and stops its function. The
 // zero value of each field means its default, computed from the client's
-// [Config]. For two watchdogs never to run at once, FencingDelay must cover
-// the time the other region needs to notice and stop: one Interval plus one
-// Timeout to see a flip, StaleLimit when it cannot reach the ACA, and the
-// time its function takes to return.
+// [Config].
+//
+// Two watchdogs never run at once because FencingDelay exceeds the longest
+// the old active may still run after the answers of its last confirmed
+// state:
+//
+//	FencingDelay > StaleLimit + Timeout + tick + StopGrace
+//
+// where tick, the period of the staleness check, is StaleLimit/16 bounded to
+// [1ms, 100ms]. [NewWatchdog] refuses a config where it does not, and the
+// default FencingDelay is that sum plus one tick. With the defaults
+// (Interval 1s, Timeout 500ms): StaleLimit = 1s + 2×500ms + 250ms = 2.25s,
+// StopGrace = 500ms, tick = 100ms, so the old active stops within
+// 2.25s + 0.5s + 0.1s + 0.5s = 3.35s and the new one fences for 3.45s.
+// docs/aca.md derives the bound and the liveness bound (the new active
+// starts within Interval + 2×Timeout + FencingDelay + tick + StopGrace
+// of a reachable quorum serving the flip).
 type WatchdogConfig struct {
 	// FencingDelay is how long the local region must be seen active, with
-	// a fresh state, before the function starts. Must exceed StaleLimit.
-	// Default: the larger of Interval + 1s (the hops watchdog's delay) and
-	// StaleLimit + Interval/4.
+	// a fresh state, before the function starts. Must exceed StaleLimit +
+	// Timeout + tick + StopGrace. Default: that sum plus one tick.
 	FencingDelay time.Duration
 
 	// StaleLimit stops the function "for safety" when the client has not
-	// confirmed the state for longer than this (every endpoint down, or no
-	// majority), because the other region may have become active meanwhile.
-	// Set it above Interval + Timeout, the normal staleness, or the function
-	// stops when one round is slow. Default: Interval + Timeout +
-	// Interval/4.
+	// confirmed the state for longer than this (endpoints down, or no
+	// quorum), because the other region may have become active meanwhile.
+	// Staleness is counted from the start of the confirming round, so it
+	// normally reaches Interval + 2×Timeout (a slow round, the wait, another
+	// slow round); set it above that, or the function stops when rounds are
+	// slow. Default: Interval + 2×Timeout + Interval/4.
 	StaleLimit time.Duration
+
+	// StopGrace is the longest the function may take to return once its
+	// context is cancelled. The fencing delay counts on it: a function
+	// that takes longer may still run when the other region starts (the
+	// watchdog logs a warning when one does). Default: Interval/2.
+	StopGrace time.Duration
 
 	// RestartDelay is how long the watchdog waits to start the function
 	// again after it returned by itself while the local region stayed
@@ -115,13 +134,17 @@ type Event struct {
 }
 
 // WatchdogOption sets how a [Watchdog] reports.
-type WatchdogOption func(*Watchdog)
+type WatchdogOption func(*watchdogOptions)
+
+type watchdogOptions struct {
+	onEvent func(Event)
+}
 
 // WithEventHandler calls fn with every event, synchronously on the goroutine
 // of Run, so fn must not block. Default: events are only logged at Info to
 // the client's logger.
 func WithEventHandler(fn func(Event)) WatchdogOption {
-	return func(w *Watchdog) { w.onEvent = fn }
+	return func(o *watchdogOptions) { o.onEvent = fn }
 }
 
 // Watchdog runs a function only while the local region is active, with the
@@ -138,12 +161,13 @@ type Watchdog struct {
 	local   region.ID
 	cfg     WatchdogConfig
 	tick    time.Duration // how often staleness is checked
-	onEvent func(Event)
+	opts    watchdogOptions
 	running atomic.Bool
 }
 
-// NewWatchdog returns a Watchdog for local on c. It validates and does no
-// I/O.
+// NewWatchdog returns a Watchdog for local on c. It validates, fills the
+// defaults (see [WatchdogConfig] for the fencing rule it enforces) and does
+// no I/O.
 func NewWatchdog(c *Client, local region.ID, cfg WatchdogConfig, opts ...WatchdogOption) (*Watchdog, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil Client", ErrInvalidConfig)
@@ -152,31 +176,14 @@ func NewWatchdog(c *Client, local region.ID, cfg WatchdogConfig, opts ...Watchdo
 	if err != nil {
 		return nil, fmt.Errorf("%w: local region: %w", ErrInvalidConfig, err)
 	}
-	if cfg.FencingDelay < 0 || cfg.StaleLimit < 0 || cfg.RestartDelay < 0 {
-		return nil, fmt.Errorf("%w: negative WatchdogConfig duration", ErrInvalidConfig)
+	cfg, tick, err := resolveWatchdog(c.cfg, cfg)
+	if err != nil {
+		return nil, err
 	}
-	iv, to := c.cfg.Interval, c.cfg.Timeout
-	if cfg.StaleLimit == 0 {
-		cfg.StaleLimit = iv + to + iv/4
-	}
-	if cfg.FencingDelay == 0 {
-		cfg.FencingDelay = max(iv+time.Second, cfg.StaleLimit+iv/4)
-	}
-	if cfg.RestartDelay == 0 {
-		cfg.RestartDelay = iv
-	}
-	if cfg.FencingDelay <= cfg.StaleLimit {
-		return nil, fmt.Errorf("%w: FencingDelay %v must exceed StaleLimit %v, or a region cut off from the ACA may still run when the other starts",
-			ErrInvalidConfig, cfg.FencingDelay, cfg.StaleLimit)
-	}
-	w := &Watchdog{c: c, local: id, cfg: cfg}
-	// Staleness is noticed at most one tick late; a quarter of the margin
-	// between StaleLimit and FencingDelay leaves the rest of it for fn to
-	// return before the other region's fence ends.
-	w.tick = max(time.Millisecond, min((cfg.FencingDelay-cfg.StaleLimit)/4, cfg.StaleLimit/2))
+	w := &Watchdog{c: c, local: id, cfg: cfg, tick: tick}
 	for _, o := range opts {
 		if o != nil {
-			o(w)
+			o(&w.opts)
 		}
 	}
 	return w, nil
@@ -184,15 +191,6 @@ func NewWatchdog(c *Client, local region.ID, cfg WatchdogConfig, opts ...Watchdo
 
 // Config returns the watchdog's configuration with the defaults filled in.
 func (w *Watchdog) Config() WatchdogConfig { return w.cfg }
-
-type phase int
-
-const (
-	phaseIdle    phase = iota // not active here, or stale
-	phaseFencing              // active here; waiting FencingDelay
-	phaseRunning              // fn runs
-	phaseRestart              // fn returned by itself; waiting RestartDelay
-)
 
 // Run calls fn while the local region is active, as the type describes, and
 // blocks until ctx ends or the client closes. fn must return soon after its
@@ -217,28 +215,25 @@ func (w *Watchdog) Run(ctx context.Context, fn func(ctx context.Context) error) 
 	ticker := time.NewTicker(w.tick)
 	defer ticker.Stop()
 	timer := time.NewTimer(0)
-	stopTimer(timer)
+	timer.Stop()
 	defer timer.Stop()
 
+	// The machine's times are real, monotonic ones, as its timers are;
+	// staleness comes from the client's clock.
+	f := fence{cfg: w.cfg}
 	var (
-		ph       = phaseIdle
-		timerC   <-chan time.Time // timer.C while fencing or waiting to restart
 		fnCancel context.CancelFunc
-		fnDone   <-chan error // while running
+		fnDone   <-chan error // while fn runs
 	)
-	startTimer := func(d time.Duration) {
-		timer.Reset(d)
-		timerC = timer.C
-	}
-	cancelTimer := func() {
-		stopTimer(timer)
-		timerC = nil
-	}
 	stopFn := func(reason StopReason) {
+		began := time.Now()
 		fnCancel()
 		err := <-fnDone
 		fnCancel, fnDone = nil, nil
-		ph = phaseIdle
+		if d := time.Since(began); d > w.cfg.StopGrace {
+			w.c.log.Warn("aca: watchdog function took longer than StopGrace to return; the other region may have started before it did",
+				slog.Duration("took", d), slog.Duration("stop_grace", w.cfg.StopGrace))
+		}
 		w.emit(Event{Kind: EventStopped, Reason: reason, Err: err})
 	}
 	startFn := func() {
@@ -250,7 +245,7 @@ func (w *Watchdog) Run(ctx context.Context, fn func(ctx context.Context) error) 
 		go func() { done <- fn(fnCtx) }()
 	}
 	shutdown := func(reason StopReason) {
-		switch ph {
+		switch f.ph {
 		case phaseRunning:
 			stopFn(reason)
 		case phaseFencing:
@@ -260,27 +255,25 @@ func (w *Watchdog) Run(ctx context.Context, fn func(ctx context.Context) error) 
 
 	for {
 		// Decide on the client's state as it is now: Watch only wakes us.
-		activeHere, why := w.verdict()
-		switch ph {
-		case phaseIdle:
-			if activeHere {
-				ph = phaseFencing
-				startTimer(w.cfg.FencingDelay)
-				w.emit(Event{Kind: EventFencing, Delay: w.cfg.FencingDelay})
-			}
-		case phaseFencing, phaseRestart:
-			if !activeHere {
-				cancelTimer()
-				if ph == phaseFencing {
-					w.emit(Event{Kind: EventFenceAborted, Reason: why})
-				}
-				ph = phaseIdle
-			}
-		case phaseRunning:
-			if !activeHere {
-				stopFn(why)
-				continue // look again at once: the state may have come back
-			}
+		ok, why := w.verdict()
+		switch act, reason := f.step(time.Now(), ok, why); act {
+		case actFence:
+			w.emit(Event{Kind: EventFencing, Delay: w.cfg.FencingDelay})
+		case actAbort:
+			w.emit(Event{Kind: EventFenceAborted, Reason: reason})
+		case actStart:
+			w.emit(Event{Kind: EventStarted})
+			startFn()
+		case actStop:
+			stopFn(reason)
+			continue // look again at once: the state may have come back
+		}
+		var timerC <-chan time.Time
+		if due, ok := f.wake(); ok {
+			timer.Reset(time.Until(due))
+			timerC = timer.C
+		} else {
+			timer.Stop()
 		}
 
 		select {
@@ -298,13 +291,6 @@ func (w *Watchdog) Run(ctx context.Context, fn func(ctx context.Context) error) 
 			}
 		case <-ticker.C:
 		case <-timerC:
-			timerC = nil
-			if ok, _ := w.verdict(); !ok {
-				continue // the next pass aborts or goes idle
-			}
-			ph = phaseRunning
-			w.emit(Event{Kind: EventStarted})
-			startFn()
 		case err := <-fnDone:
 			fnCancel()
 			fnCancel, fnDone = nil, nil
@@ -315,8 +301,7 @@ func (w *Watchdog) Run(ctx context.Context, fn func(ctx context.Context) error) 
 				return ctx.Err()
 			}
 			w.emit(Event{Kind: EventStopped, Reason: StopReturned, Err: err})
-			ph = phaseRestart
-			startTimer(w.cfg.RestartDelay)
+			f.returned(time.Now())
 		}
 	}
 }
@@ -324,13 +309,7 @@ func (w *Watchdog) Run(ctx context.Context, fn func(ctx context.Context) error) 
 // verdict reports whether fn may run now, and if not, why.
 func (w *Watchdog) verdict() (bool, StopReason) {
 	st, ok := w.c.Current()
-	switch {
-	case !ok || !st.Active.Equal(w.local):
-		return false, StopNotActive
-	case w.c.Staleness() > w.cfg.StaleLimit:
-		return false, StopStale
-	}
-	return true, 0
+	return verdictOf(st, ok, w.c.Staleness(), w.cfg, w.local)
 }
 
 func (w *Watchdog) emit(e Event) {
@@ -350,11 +329,7 @@ func (w *Watchdog) emit(e Event) {
 		}
 	}
 	w.c.log.Info("aca: watchdog", attrs...)
-	if w.onEvent != nil {
-		w.onEvent(e)
+	if w.opts.onEvent != nil {
+		w.opts.onEvent(e)
 	}
 }
-
-// stopTimer stops t; since Go 1.23 a stopped timer's channel holds no stale
-// value, so no drain is needed.
-func stopTimer(t *time.Timer) { t.Stop() }

@@ -12,13 +12,13 @@ import (
 	"github.com/tandemfs/tandem/region"
 )
 
-// Short timings for the watchdog tests. FencingDelay covers a poll interval
-// plus a timeout (to see a flip) and StaleLimit, as the type requires.
+// Short timings for the watchdog tests. FencingDelay exceeds StaleLimit +
+// Timeout + tick + StopGrace (200 + 60 + 12.5 + 10 ms), as the type requires.
 const (
 	wdInterval = 20 * time.Millisecond
 	wdTimeout  = 60 * time.Millisecond
-	wdStale    = 120 * time.Millisecond
-	wdFence    = 250 * time.Millisecond
+	wdStale    = 200 * time.Millisecond
+	wdFence    = 320 * time.Millisecond
 )
 
 // events records a watchdog's events for a test.
@@ -266,7 +266,7 @@ func TestWatchdogRestartsReturnedWork(t *testing.T) {
 	aca := newFakeACA(t, euBody)
 	c := newWatchdogClient(t, aca.URL, "eu")
 	evs := newEvents()
-	w, err := NewWatchdog(c, "eu", WatchdogConfig{FencingDelay: wdStale + 10*time.Millisecond, StaleLimit: wdStale, RestartDelay: 10 * time.Millisecond},
+	w, err := NewWatchdog(c, "eu", WatchdogConfig{StaleLimit: wdStale, RestartDelay: 10 * time.Millisecond},
 		WithEventHandler(evs.handler))
 	if err != nil {
 		t.Fatal(err)
@@ -348,9 +348,16 @@ func TestNewWatchdog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := WatchdogConfig{FencingDelay: 2 * time.Second, StaleLimit: 1750 * time.Millisecond, RestartDelay: time.Second}
+	// The worked example of WatchdogConfig's doc: StaleLimit 2.25s,
+	// StopGrace 500ms, tick 100ms; the old active stops within 3.35s, the
+	// new one fences for 3.45s.
+	want := WatchdogConfig{FencingDelay: 3450 * time.Millisecond, StaleLimit: 2250 * time.Millisecond,
+		StopGrace: 500 * time.Millisecond, RestartDelay: time.Second}
 	if got := w.Config(); got != want {
-		t.Fatalf("defaults = %+v, want %+v (hops: interval + 1s)", got, want)
+		t.Fatalf("defaults = %+v, want %+v", got, want)
+	}
+	if w.tick != 100*time.Millisecond {
+		t.Fatalf("tick = %v, want 100ms", w.tick)
 	}
 	if w.local != "eu" {
 		t.Fatalf("local = %q, want it parsed", w.local)
@@ -363,6 +370,10 @@ func TestNewWatchdog(t *testing.T) {
 		"nil client":            {nil, "eu", WatchdogConfig{}},
 		"bad local":             {c, "", WatchdogConfig{}},
 		"fence below staleness": {c, "eu", WatchdogConfig{FencingDelay: time.Second, StaleLimit: 2 * time.Second}},
+		// The old default (hops: Interval + 1s) is shorter than the stop.
+		"fence of the old default": {c, "eu", WatchdogConfig{FencingDelay: 2 * time.Second, StaleLimit: 1750 * time.Millisecond}},
+		// Exactly the worst stop is not enough: it must be exceeded.
+		"fence equal to the stop": {c, "eu", WatchdogConfig{FencingDelay: 3350 * time.Millisecond}},
 		"negative":              {c, "eu", WatchdogConfig{RestartDelay: -1}},
 	} {
 		if _, err := NewWatchdog(tc.c, tc.local, tc.cfg); !errors.Is(err, ErrInvalidConfig) {
