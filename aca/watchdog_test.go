@@ -374,7 +374,7 @@ func TestNewWatchdog(t *testing.T) {
 		"fence of the old default": {c, "eu", WatchdogConfig{FencingDelay: 2 * time.Second, StaleLimit: 1750 * time.Millisecond}},
 		// Exactly the worst stop is not enough: it must be exceeded.
 		"fence equal to the stop": {c, "eu", WatchdogConfig{FencingDelay: 3350 * time.Millisecond}},
-		"negative":              {c, "eu", WatchdogConfig{RestartDelay: -1}},
+		"negative":                {c, "eu", WatchdogConfig{RestartDelay: -1}},
 	} {
 		if _, err := NewWatchdog(tc.c, tc.local, tc.cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: NewWatchdog = %v, want ErrInvalidConfig", name, err)
