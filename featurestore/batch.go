@@ -69,6 +69,11 @@ func (fv *FeatureView) GetFeatureVectors(ctx context.Context, entries []map[stri
 	start := time.Now()
 	ctx, span := c.tel.startVector(ctx, "featurestore.GetFeatureVectors", p)
 	b, err := fv.batch(ctx, p, entries, &o)
+	if err == nil {
+		if err = p.transformBatch(b, entries, &o); err != nil { // transform.go
+			b = nil
+		}
+	}
 	c.tel.endBatch(ctx, span, b, len(entries), err, start)
 	return b, err
 }

@@ -110,7 +110,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: o.logger, views: map[viewKey]*FeatureView{}, planOpts: planOptions{keyAliases: o.keyAliases}}
+	c := &Client{cfg: cfg, log: o.logger, views: map[viewKey]*FeatureView{}, planOpts: planOptions{keyAliases: o.keyAliases, tf: o.tf}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -341,7 +341,8 @@ func (c *Client) fetchPlan(ctx context.Context, k viewKey) (*plan, error) {
 		// a load that runs for every caller.
 		return nil, fmt.Errorf("featurestore: loading feature view %s: %w: metadata returned no view", k, ErrInvalidPlan)
 	}
-	return buildPlan(c.store, view, single, batch, c.planOpts)
+	p, err := buildPlan(c.store, view, single, batch, c.planOpts)
+	return c.transformPlan(ctx, view, p, err) // transform.go
 
 }
 

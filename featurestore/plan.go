@@ -34,6 +34,8 @@ type plan struct {
 	accepted map[string]struct{}
 	valid    []string
 	nkeys    int // key columns over all groups
+
+	tf *transformPlan // transformations, nil without any (transform.go)
 }
 
 // group is one feature group's statements and keys.
@@ -85,6 +87,8 @@ type planOptions struct {
 	// keyAliases accepts prefix+column and the plain column name for a
 	// key too (WithKeyAliases).
 	keyAliases bool
+	// tf: WithTransformation, WithTrainingDatasetVersion (transform.go).
+	tf transformOptions
 }
 
 // planBuilder carries one build of a plan through its phases.
@@ -277,6 +281,12 @@ func (b *planBuilder) placeFeatures() error {
 		}
 		if _, dup := p.pos[f.Name]; dup {
 			return b.bad("feature %s appears twice", f.Name)
+		}
+		if f.TransformationFunction != nil {
+			// On-demand: computed at lookup (transform.go), not read.
+			p.pos[f.Name] = len(p.names)
+			p.names = append(p.names, f.Name)
+			continue
 		}
 		g := p.groupOf(f)
 		if g == nil {

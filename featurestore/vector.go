@@ -122,6 +122,7 @@ type vectorOpts struct {
 	perStatement bool
 	noCache      bool
 	allowMissing bool
+	tf           transformCall // Transform, WithRequestParameters (transform.go)
 }
 
 // WithPassedFeatures gives feature values that override the fetched ones
@@ -196,6 +197,9 @@ func (fv *FeatureView) GetFeatureVector(ctx context.Context, entry map[string]an
 	start := time.Now()
 	ctx, span := c.tel.startVector(ctx, "featurestore.GetFeatureVector", p)
 	v, err := fv.vector(ctx, p, entry, &o)
+	if err == nil {
+		v, err = p.transformVector(v, entry, &o) // transform.go
+	}
 	c.tel.endVector(ctx, span, p, v, err, start)
 	return v, err
 }
