@@ -221,3 +221,35 @@ func TestStop(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateUser(t *testing.T) {
+	s := Start(t, 1, Options{Args: []string{"--secure-file-priv="}})[0]
+	setup(t, s, 2)
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, "reader", "pw", "SELECT ON feat.*"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := mysql.NewConnector(s.UserConfig("reader", "pw", "feat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	if n, err := count(ctx, db); err != nil || n != 2 {
+		t.Fatalf("count as reader = %d, %v", n, err)
+	}
+	var me *mysql.MySQLError
+	if _, err := db.ExecContext(ctx, "INSERT INTO t VALUES (9, 1)"); !errors.As(err, &me) || me.Number != 1142 {
+		t.Fatalf("INSERT as a SELECT-only user: %v, want error 1142", err)
+	}
+	// MariaDB shows an empty --secure-file-priv (no limit) as NULL.
+	var priv sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT @@secure_file_priv").Scan(&priv); err != nil || priv.String != "" {
+		t.Fatalf("secure_file_priv = %q, %v; want no limit from Args", priv.String, err)
+	}
+	for _, bad := range [][2]string{{"a'b", "pw"}, {"", "pw"}, {"ok", "p'w"}, {"ok", `p\w`}} {
+		if err := s.CreateUser(ctx, bad[0], bad[1]); err == nil {
+			t.Errorf("CreateUser(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}

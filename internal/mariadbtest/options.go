@@ -21,7 +21,9 @@ type Options struct {
 	// successful driver connection. Default: 20s.
 	ReadyTimeout time.Duration
 	// Args are extra mariadbd flags, appended after ours (so they win),
-	// e.g. "--skip-grant-tables". Default: none.
+	// e.g. "--skip-grant-tables", "--secure-file-priv=" (no limit on the
+	// directories of INTO OUTFILE and LOAD_FILE) or "--ssl-cert=…".
+	// Default: none.
 	Args []string
 	// Logf receives one line per lifecycle event (start, kill, restart,
 	// stop) with its duration. Default: no logging; Start uses t.Logf.

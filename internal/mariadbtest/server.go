@@ -425,3 +425,46 @@ func readFrom(path string, off int64) []byte {
 	b, _ := io.ReadAll(f)
 	return b
 }
+
+// CreateUser creates the account 'name'@'%' with password and grants it
+// each of privileges, e.g. "SELECT ON feat.*" or "FILE ON *.*" (GRANT
+// <privilege> TO the account), on a root connection straight to the server.
+// name must be a plain word and password must not contain quotes or
+// backslashes: this is test setup, not a quoting library. Connect as the
+// account with [Server.UserConfig].
+func (s *Server) CreateUser(ctx context.Context, name, password string, privileges ...string) error {
+	if !plainWord(name) {
+		return fmt.Errorf("mariadbtest: user name %q must be made of letters, digits and _", name)
+	}
+	for _, c := range password {
+		if c == '\'' || c == '"' || c == '\\' || c < ' ' {
+			return errors.New("mariadbtest: the password must not contain quotes, backslashes or control characters")
+		}
+	}
+	account := "'" + name + "'@'%'"
+	stmts := []string{"CREATE USER " + account + " IDENTIFIED BY '" + password + "'"}
+	for _, p := range privileges {
+		stmts = append(stmts, "GRANT "+p+" TO "+account)
+	}
+	return s.Exec(ctx, stmts...)
+}
+
+// UserConfig is [Server.MySQLConfig] for another account, e.g. one made by
+// [Server.CreateUser].
+func (s *Server) UserConfig(user, password, db string) *mysql.Config {
+	cfg := s.MySQLConfig(db)
+	cfg.User, cfg.Passwd = user, password
+	return cfg
+}
+
+func plainWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}
