@@ -320,13 +320,14 @@ func (c *Config) onlineConfig(logins map[region.ID]onlineLogin) online.Config {
 func (c *Config) metadataConfig() metadata.Config {
 	mc := metadata.Config{
 		Local:   c.Local,
-		Regions: map[region.ID]metadata.Endpoint{},
 		APIKey:  c.APIKey,
 		Project: c.Project,
 		Timeout: c.MetadataTimeout,
+
+		AllowInsecureHTTP: c.AllowInsecureHTTP,
 	}
 	for _, r := range c.Regions {
-		mc.Regions[r.ID] = metadata.Endpoint{BaseURL: r.HopsworksURL}
+		mc.Regions = append(mc.Regions, metadata.RegionConfig{ID: r.ID, BaseURL: r.HopsworksURL})
 	}
 	return mc
 }
@@ -344,6 +345,7 @@ type options struct {
 	aca        *aca.Client
 	md         *metadata.Client
 	store      *online.Store
+	tf         transformOptions // transform.go
 }
 
 // WithKeyAliases makes feature views accept a serving key under two more

@@ -13,7 +13,6 @@ import (
 	"github.com/tandemfs/tandem/featurestore"
 	"github.com/tandemfs/tandem/internal/hopsworkstest"
 	"github.com/tandemfs/tandem/metadata"
-	"github.com/tandemfs/tandem/region"
 )
 
 // spec is the fraud view as a create request.
@@ -157,7 +156,8 @@ func TestMetadataErrors(t *testing.T) {
 	cfg := e.config("eu")
 	md, err := metadata.New(metadata.Config{
 		Local: "eu", APIKey: hopsworkstest.DefaultAPIKey, Project: project, MaxBodyBytes: 64 << 10,
-		Regions: map[region.ID]metadata.Endpoint{"eu": {BaseURL: e.hw["eu"].URL()}, "us": {BaseURL: e.hw["us"].URL()}},
+		Regions:           []metadata.RegionConfig{{ID: "eu", BaseURL: e.hw["eu"].URL()}, {ID: "us", BaseURL: e.hw["us"].URL()}},
+		AllowInsecureHTTP: true,
 	})
 	if err != nil {
 		t.Fatal(err)

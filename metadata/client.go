@@ -10,13 +10,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/tandemfs/tandem/aca"
+	"github.com/tandemfs/tandem/internal/httpx"
 	"github.com/tandemfs/tandem/region"
 )
 
@@ -27,19 +29,22 @@ import (
 // A Client is safe for concurrent use. It has no useful zero value: build it
 // with New. Close releases it; it does not close what was passed in options.
 type Client struct {
-	cfg      Config
-	eps      map[region.ID]endpoint
-	order    []region.ID // the local region first, then the others by name
-	reads    *retryablehttp.Client
-	writes   *retryablehttp.Client
-	ownHTTP  *http.Client // closed on Close; nil when injected
-	active   ActiveSource
-	tel      *telemetry
-	log      *slog.Logger
-	now      func() time.Time
-	base     context.Context // cancelled by Close
-	cancel   context.CancelFunc
-	doneOnce sync.Once
+	cfg     Config
+	eps     map[region.ID]endpoint
+	order   []region.ID // the local region first, then the others by name
+	reads   *retryablehttp.Client
+	writes  *retryablehttp.Client
+	ownHTTP *http.Client // closed on Close; nil when injected
+	active  ActiveSource
+	tel     *telemetry
+	log     *slog.Logger
+	now     func() time.Time
+	// afterLocalRead, when set by a test, runs after the local read of a
+	// read-your-writes check, to force an interleaving.
+	afterLocalRead func()
+	base           context.Context // cancelled by Close
+	cancel         context.CancelFunc
+	doneOnce       sync.Once
 
 	mu      sync.Mutex
 	project *Project
@@ -64,13 +69,15 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("metadata: creating instruments: %w", err)
 	}
 	c := &Client{
-		cfg:     ncfg,
-		eps:     eps,
-		active:  o.active,
-		tel:     tel,
-		log:     o.logger,
-		now:     o.now,
-		pending: make(map[viewKey]pendingWrite),
+		cfg:    ncfg,
+		eps:    eps,
+		active: o.active,
+		tel:    tel,
+		log:    o.logger,
+		now:    o.now,
+
+		afterLocalRead: o.afterLocalRead,
+		pending:        make(map[viewKey]pendingWrite),
 	}
 	c.base, c.cancel = context.WithCancel(context.Background())
 	if c.log == nil {
@@ -80,14 +87,11 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		c.now = time.Now
 	}
 	c.order = append(c.order, ncfg.Local)
-	others := make([]region.ID, 0, len(eps))
-	for id := range eps {
-		if id != ncfg.Local {
-			others = append(others, id)
+	for _, r := range ncfg.Regions {
+		if r.ID != ncfg.Local {
+			c.order = append(c.order, r.ID)
 		}
 	}
-	sort.Slice(others, func(i, j int) bool { return others[i] < others[j] })
-	c.order = append(c.order, others...)
 
 	hc := o.httpClient
 	if hc == nil {
@@ -98,6 +102,10 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		hc = &http.Client{Transport: tr}
 		c.ownHTTP = hc
 	}
+	// No redirect is ever followed: a 3xx could carry the API key or a
+	// write to a host (or scheme) nobody configured. The copy leaves the
+	// caller's client as it was.
+	hc = httpx.NoRedirects(hc)
 	// Reads (GET, idempotent) get one quick retry in the same region before
 	// we fall back to the next region. Writes are never retried blindly: a
 	// POST whose answer was lost may have been applied.
@@ -107,7 +115,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		RetryWaitMin: 20 * time.Millisecond,
 		RetryWaitMax: 200 * time.Millisecond,
 		RetryMax:     1,
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		CheckRetry:   checkRetry,
 		Backoff:      retryablehttp.DefaultBackoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
@@ -115,20 +123,26 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		HTTPClient:   hc,
 		Logger:       nil,
 		RetryMax:     0,
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		CheckRetry:   checkRetry,
 		Backoff:      retryablehttp.DefaultBackoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	return c, nil
 }
 
+// checkRetry is retryablehttp's default policy, except that a refused
+// redirect is final: asking again would be refused again.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if httpx.IsRedirect(err) {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
 // Config returns the normalized Config (defaults filled in).
 func (c *Client) Config() Config {
 	out := c.cfg
-	out.Regions = make(map[region.ID]Endpoint, len(c.cfg.Regions))
-	for k, v := range c.cfg.Regions {
-		out.Regions[k] = v
-	}
+	out.Regions = slices.Clone(c.cfg.Regions)
 	return out
 }
 
@@ -223,6 +237,11 @@ func (c *Client) send(ctx context.Context, r region.ID, ep endpoint, req request
 			}
 			return 0, nil, ctx.Err()
 		}
+		var re *RedirectError
+		if errors.As(err, &re) {
+			// Not the region being down: its answer pointed elsewhere.
+			return 0, nil, &RegionError{Region: r, Op: req.op, Err: re}
+		}
 		if actx.Err() != nil {
 			err = fmt.Errorf("no answer within Config.Timeout (%s)", c.cfg.Timeout)
 		}
@@ -311,25 +330,38 @@ func (c *Client) read(ctx context.Context, order []region.ID, req request) ([]by
 	return nil, "", errors.Join(errs...)
 }
 
-// activeRegion returns the region the ActiveSource says is active, asking
-// it to refresh once when it knows none yet. It never guesses.
+// activeRegion returns the region the ActiveSource says is active. It asks
+// the source to refresh once when it knows no state yet or when the state
+// is older than Config.MaxStateAge. It never guesses: with no state it
+// fails with aca.ErrNoActiveRegion, with a state still too old with
+// aca.ErrStale.
 func (c *Client) activeRegion(ctx context.Context, op string) (region.ID, error) {
 	if c.active == nil {
-		return "", fmt.Errorf("%w: %s needs WithActiveSource", ErrNoActiveRegion, op)
+		return "", fmt.Errorf("metadata: %s needs WithActiveSource: %w", op, aca.ErrNoActiveRegion)
 	}
 	st, ok := c.active.Current()
-	if !ok || st.Active == "" {
-		var err error
-		st, err = c.active.Refresh(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return "", ctx.Err()
-			}
-			return "", fmt.Errorf("%w: %s: %w", ErrNoActiveRegion, op, err)
+	if ok && st.Active != "" && c.active.Staleness() <= c.cfg.MaxStateAge {
+		return c.knownRegion(st.Active, op)
+	}
+	st, err := c.active.Refresh(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
 		}
-		if st.Active == "" {
-			return "", fmt.Errorf("%w: %s: the ACA names no active region", ErrNoActiveRegion, op)
+		// Judge by what the source still knows.
+		st, ok = c.active.Current()
+		if !ok {
+			st = aca.State{}
 		}
+	}
+	switch age := c.active.Staleness(); {
+	case st.Active == "" && err != nil:
+		return "", fmt.Errorf("metadata: %s: %w: %w", op, aca.ErrNoActiveRegion, err)
+	case st.Active == "":
+		return "", fmt.Errorf("metadata: %s: the ACA names no active region: %w", op, aca.ErrNoActiveRegion)
+	case age > c.cfg.MaxStateAge:
+		return "", fmt.Errorf("metadata: %s: the ACA state was last confirmed %s ago, more than Config.MaxStateAge (%s): %w",
+			op, age.Round(time.Millisecond), c.cfg.MaxStateAge, aca.ErrStale)
 	}
 	return c.knownRegion(st.Active, op)
 }
@@ -340,7 +372,7 @@ func (c *Client) knownRegion(r region.ID, op string) (region.ID, error) {
 			return id, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s: the active region %q has no endpoint in Config.Regions", ErrNoActiveRegion, op, r)
+	return "", fmt.Errorf("metadata: %s: the active region %q is not in Config.Regions: %w", op, r, aca.ErrNoActiveRegion)
 }
 
 // write sends req to the active region. When that region refuses it as
@@ -360,7 +392,7 @@ func (c *Client) write(ctx context.Context, req request) ([]byte, region.ID, err
 		slog.String("op", req.op), slog.String("region", string(r)))
 	st, rerr := c.active.Refresh(ctx)
 	if rerr != nil {
-		return nil, "", errors.Join(err, fmt.Errorf("%w: refreshing the ACA state: %w", ErrNoActiveRegion, rerr))
+		return nil, "", errors.Join(err, fmt.Errorf("metadata: refreshing the ACA state: %w: %w", aca.ErrNoActiveRegion, rerr))
 	}
 	next, kerr := c.knownRegion(st.Active, req.op)
 	if kerr != nil {

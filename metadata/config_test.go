@@ -5,15 +5,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tandemfs/tandem/region"
 )
 
 func TestNewValidates(t *testing.T) {
 	good := func() Config {
 		return Config{
 			Local:   "EU",
-			Regions: map[region.ID]Endpoint{"eu": {BaseURL: "https://eu.example.com/hopsworks-api/api/"}, "US": {BaseURL: "http://us.example.com:8181/hopsworks-api/api"}},
+			Regions: []RegionConfig{{ID: "eu", BaseURL: "https://eu.example.com/hopsworks-api/api/"}, {ID: "US", BaseURL: "https://us.example.com:8181/hopsworks-api/api"}},
 			APIKey:  testKey,
 			Project: "p",
 		}
@@ -27,11 +25,15 @@ func TestNewValidates(t *testing.T) {
 		{"no local", func(c *Config) { c.Local = "" }, "Local"},
 		{"local not in regions", func(c *Config) { c.Local = "ap" }, "not in Regions"},
 		{"no regions", func(c *Config) { c.Regions = nil }, "Regions is empty"},
-		{"duplicate region", func(c *Config) { c.Regions["Eu"] = Endpoint{BaseURL: "https://x/hopsworks-api/api"} }, "twice"},
-		{"bad scheme", func(c *Config) { c.Regions["eu"] = Endpoint{BaseURL: "ftp://x/api"} }, "http(s)"},
-		{"no host", func(c *Config) { c.Regions["eu"] = Endpoint{BaseURL: "/hopsworks-api/api"} }, "http(s)"},
-		{"user info", func(c *Config) { c.Regions["eu"] = Endpoint{BaseURL: "https://u:" + testKey + "@x/api"} }, "user info"},
-		{"query", func(c *Config) { c.Regions["eu"] = Endpoint{BaseURL: "https://x/api?a=b"} }, "query"},
+		{"duplicate region", func(c *Config) {
+			c.Regions = append(c.Regions, RegionConfig{ID: "Eu", BaseURL: "https://x/hopsworks-api/api"})
+		}, "twice"},
+		{"bad scheme", func(c *Config) { c.Regions[0].BaseURL = "ftp://x/api" }, "https://"},
+		{"no host", func(c *Config) { c.Regions[0].BaseURL = "/hopsworks-api/api" }, "https://"},
+		{"user info", func(c *Config) { c.Regions[0].BaseURL = "https://u:" + testKey + "@x/api" }, "user info"},
+		{"query", func(c *Config) { c.Regions[0].BaseURL = "https://x/api?token=" + testKey }, "query"},
+		{"http with an API key", func(c *Config) { c.Regions[1].BaseURL = "http://us.example.com/hopsworks-api/api" }, "clear text"},
+		{"negative max state age", func(c *Config) { c.MaxStateAge = -time.Second }, "MaxStateAge"},
 		{"no key", func(c *Config) { c.APIKey = "" }, "APIKey is empty"},
 		{"key with newline", func(c *Config) { c.APIKey = "a\nb" }, "control"},
 		{"no project", func(c *Config) { c.Project = " " }, "Project is empty"},
@@ -50,7 +52,8 @@ func TestNewValidates(t *testing.T) {
 				}
 				got := c.Config()
 				if got.Local != "eu" || got.Timeout != DefaultTimeout || got.MaxBodyBytes != DefaultMaxBodyBytes ||
-					got.ReadYourWritesBound != DefaultReadYourWritesBound || got.Regions["us"].BaseURL != "http://us.example.com:8181/hopsworks-api/api" {
+					got.ReadYourWritesBound != DefaultReadYourWritesBound || got.MaxStateAge != DefaultMaxStateAge ||
+					got.Regions[1] != (RegionConfig{ID: "us", BaseURL: "https://us.example.com:8181/hopsworks-api/api"}) {
 					t.Fatalf("normalized = %v", got)
 				}
 				if c.order[0] != "eu" || c.order[1] != "us" {
@@ -70,12 +73,27 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestConfigRedacts(t *testing.T) {
-	cfg := Config{Local: "eu", APIKey: testKey, Project: "p", Regions: map[region.ID]Endpoint{"eu": {BaseURL: "https://x"}}}
+	cfg := Config{Local: "eu", APIKey: testKey, Project: "p", Regions: []RegionConfig{{ID: "eu", BaseURL: "https://x/api?token=" + testKey}}}
 	for _, s := range []string{cfg.String(), cfg.GoString(), cfg.LogValue().String()} {
 		if strings.Contains(s, testKey) || !strings.Contains(s, "[REDACTED]") {
 			t.Fatalf("not redacted: %s", s)
 		}
 	}
+}
+
+// TestInsecureHTTPNeedsTheOption: an http:// BaseURL is accepted only with
+// AllowInsecureHTTP, since the API key would travel in clear text.
+func TestInsecureHTTPNeedsTheOption(t *testing.T) {
+	cfg := Config{Local: "eu", APIKey: testKey, Project: "p", Regions: []RegionConfig{{ID: "eu", BaseURL: "http://x/api"}}}
+	if _, err := New(cfg); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("http without the option: err = %v", err)
+	}
+	cfg.AllowInsecureHTTP = true
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("http with the option: %v", err)
+	}
+	c.Close()
 }
 
 func TestBadArguments(t *testing.T) {

@@ -30,10 +30,10 @@ func TestTypedErrors(t *testing.T) {
 		code      int
 		retryable bool
 	}{
-		{"404 unknown view", func(e *env) {}, ErrNotFound, 404, hopsworkstest.CodeFeatureViewMissing, false},
-		{"401 expired key", func(e *env) { e.eu.SetKeyExpired(true) }, ErrUnauthorized, 401, hopsworkstest.CodeKeyExpired, false},
+		{"404 unknown view", func(e *env) {}, ErrNotFound, 404, hopsworkstest.CodeFeatureViewNotFound, false},
+		{"401 expired key", func(e *env) { e.eu.SetKeyExpired(true) }, ErrUnauthorized, 401, hopsworkstest.CodeKeyNotInDatabase, false},
 		{"403", func(e *env) { e.eu.FailPath("", "/featureview/", 403, 0, "forbidden") }, ErrUnauthorized, 403, 0, false},
-		{"270009 invalid query", func(e *env) { e.store.InvalidateFeatureView("fraud", 1) }, ErrInvalidQuery, 400, 270009, false},
+		{"270009 invalid query", func(e *env) { e.store.InvalidateFeatureView("fraud", 1) }, ErrInvalidQuery, 404, 270009, false},
 		{"500 both regions", func(e *env) {
 			e.eu.FailPath("", "/featureview/", 500, 0, "NullPointerException")
 			e.us.FailPath("", "/featureview/", 500, 0, "NullPointerException")

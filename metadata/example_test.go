@@ -9,7 +9,6 @@ import (
 	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/internal/hopsworkstest"
 	"github.com/tandemfs/tandem/metadata"
-	"github.com/tandemfs/tandem/region"
 )
 
 // staticACA says eu is active. In production pass an *aca.Client.
@@ -19,10 +18,11 @@ func (staticACA) Current() (aca.State, bool) { return aca.State{Active: "eu", Se
 func (staticACA) Refresh(context.Context) (aca.State, error) {
 	return aca.State{Active: "eu", Secondary: "us"}, nil
 }
+func (staticACA) Staleness() time.Duration { return 0 }
 
 func Example() {
 	// Two fake regions sharing replicated metadata; eu is active.
-	store := hopsworkstest.NewStore(hopsworkstest.StoreConfig{Project: "demo"})
+	store := hopsworkstest.NewStore(hopsworkstest.StoreConfig{Project: "Demo"})
 	eu := hopsworkstest.New(hopsworkstest.Options{Region: "eu", Active: true, Store: store})
 	defer eu.Close()
 	us := hopsworkstest.New(hopsworkstest.Options{Region: "us", Store: store})
@@ -37,12 +37,13 @@ func Example() {
 
 	c, err := metadata.New(metadata.Config{
 		Local: "us",
-		Regions: map[region.ID]metadata.Endpoint{
-			"eu": {BaseURL: eu.URL()},
-			"us": {BaseURL: us.URL()},
+		Regions: []metadata.RegionConfig{
+			{ID: "eu", BaseURL: eu.URL()},
+			{ID: "us", BaseURL: us.URL()},
 		},
-		APIKey:  hopsworkstest.DefaultAPIKey,
-		Project: "demo",
+		APIKey:            hopsworkstest.DefaultAPIKey,
+		Project:           "Demo",
+		AllowInsecureHTTP: true, // the fakes serve http on loopback
 	}, metadata.WithActiveSource(staticACA{}))
 	if err != nil {
 		panic(err)

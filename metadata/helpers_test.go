@@ -25,6 +25,9 @@ type fakeActive struct {
 	next       *aca.State // what Refresh learns, if set
 	refreshErr error
 	refreshes  int
+	age        time.Duration
+	// refreshAge, if set, is the age after a successful Refresh.
+	refreshAge *time.Duration
 }
 
 func (f *fakeActive) Current() (aca.State, bool) {
@@ -43,6 +46,9 @@ func (f *fakeActive) Refresh(ctx context.Context) (aca.State, error) {
 	if f.next != nil {
 		f.st, f.known, f.next = *f.next, true, nil
 	}
+	if f.refreshAge != nil {
+		f.age = *f.refreshAge
+	}
 	if !f.known {
 		return aca.State{}, errors.New("aca: no state")
 	}
@@ -53,6 +59,19 @@ func (f *fakeActive) set(active, secondary region.ID) {
 	f.mu.Lock()
 	f.st = aca.State{Active: active, Secondary: secondary, Epoch: f.st.Epoch + 1}
 	f.known = true
+	f.mu.Unlock()
+}
+
+// Staleness is 0 unless a test set an age.
+func (f *fakeActive) Staleness() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.age
+}
+
+func (f *fakeActive) setAge(d time.Duration) {
+	f.mu.Lock()
+	f.age = d
 	f.mu.Unlock()
 }
 
@@ -90,13 +109,14 @@ func newEnv(t *testing.T) *env {
 func (e *env) config(local region.ID) Config {
 	return Config{
 		Local: local,
-		Regions: map[region.ID]Endpoint{
-			"eu": {BaseURL: e.eu.URL()},
-			"us": {BaseURL: e.us.URL()},
+		Regions: []RegionConfig{
+			{ID: "eu", BaseURL: e.eu.URL()},
+			{ID: "us", BaseURL: e.us.URL()},
 		},
-		APIKey:  testKey,
-		Project: "Fraud_Proj",
-		Timeout: 2 * time.Second,
+		APIKey:            testKey,
+		Project:           "Fraud_Proj",
+		Timeout:           2 * time.Second,
+		AllowInsecureHTTP: true,
 	}
 }
 

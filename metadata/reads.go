@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tandemfs/tandem/region"
@@ -70,8 +71,9 @@ func (c *Client) project0(ctx context.Context) (*Project, error) {
 }
 
 // FeatureStore returns the project's feature store (GET
-// /project/{pid}/featurestores/{project}_featurestore). It is cached for the
-// Client's life.
+// /project/{pid}/featurestores/{name}, with name =
+// strings.ToLower(project)+"_featurestore" as hsfs builds it; the server's
+// route matches lower case only). It is cached for the Client's life.
 func (c *Client) FeatureStore(ctx context.Context) (*FeatureStore, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
@@ -99,7 +101,7 @@ func (c *Client) featureStore0(ctx context.Context) (*FeatureStore, error) {
 	}
 	body, r, err := c.read(ctx, c.order, request{
 		op: "GetFeatureStore", method: "GET",
-		path: fmt.Sprintf("/project/%d/featurestores/%s", p.ID, url.PathEscape(c.cfg.Project+"_featurestore")),
+		path: fmt.Sprintf("/project/%d/featurestores/%s", p.ID, url.PathEscape(FeatureStoreName(c.cfg.Project))),
 	})
 	if err != nil {
 		return nil, err
@@ -117,6 +119,11 @@ func (c *Client) featureStore0(ctx context.Context) (*FeatureStore, error) {
 	c.mu.Unlock()
 	return fs, nil
 }
+
+// FeatureStoreName is the name of a project's feature store, as hsfs
+// builds it (python/hsfs/feature_store.py and the route regex of
+// FeaturestoreService.java, which accepts lower case only).
+func FeatureStoreName(project string) string { return strings.ToLower(project) + "_featurestore" }
 
 // viewPath is the escaped path of a feature view below the base URL.
 func (c *Client) viewPath(ctx context.Context, name string, version int) (string, error) {
@@ -151,6 +158,7 @@ func checkView(name string, version int) error {
 // It reads the local region and falls back to the others when the local
 // one is down. Right after this Client wrote the view, it reads the region
 // that took the write until the local region shows it (read-your-writes).
+// It returns a view or an error, never neither.
 func (c *Client) FeatureView(ctx context.Context, name string, version int) (*FeatureView, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
@@ -163,7 +171,7 @@ func (c *Client) FeatureView(ctx context.Context, name string, version int) (*Fe
 	}
 	req := request{
 		op: "GetFeatureView", method: "GET", path: path,
-		query: url.Values{"expand": {"features", "query"}},
+		query: url.Values{"expand": {"features", "query", "transformationfunctions"}}, // as hsfs feature_view_api.py
 	}
 	key := viewKey{name, version}
 	decode := func(body []byte, r region.ID) (*FeatureView, error) {
@@ -189,32 +197,65 @@ func (c *Client) FeatureView(ctx context.Context, name string, version int) (*Fe
 	if lerr == nil {
 		local, lerr = decode(lbody, c.cfg.Local)
 	}
+	if c.afterLocalRead != nil {
+		c.afterLocalRead()
+	}
 	switch {
 	case ctx.Err() != nil:
-		return nil, lerr
-	case pw.deleted && errors.Is(lerr, ErrNotFound),
-		!pw.deleted && lerr == nil && local.ID == pw.id:
+		// The caller left (or the Client closed) as the local read ended;
+		// whatever it returned, the check is not finished.
+		return nil, c.ctxErr(ctx)
+	case pw.deleted && errors.Is(lerr, ErrNotFound):
 		c.clearPending(key, pw)
-		return local, lerr
+		return nil, lerr
+	case !pw.deleted && lerr == nil && local.ID == pw.id:
+		c.clearPending(key, pw)
+		return local, nil
 	}
 	order := c.orderFrom(pw.region)
 	body, r, err := c.read(ctx, order, req)
 	if err != nil {
 		if shouldFallback(err) && (lerr == nil || errors.Is(lerr, ErrNotFound)) {
 			// The writing region is down: a possibly stale local answer
-			// beats none (static stability, DESIGN.md §5).
-			return local, lerr
+			// beats none (static stability, docs/ARCHITECTURE.md).
+			if lerr != nil {
+				return nil, lerr
+			}
+			return local, nil
 		}
 		return nil, err
 	}
 	return decode(body, r)
 }
 
+// ctxErr is the error of a call whose ctx ended: ErrClosed when the Client
+// was closed, else the caller's own ctx.Err().
+func (c *Client) ctxErr(ctx context.Context) error {
+	if c.closed() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
 // PreparedStatements returns the server-generated statements of a feature
-// view (GET .../preparedstatement?batch=false|true): one per feature group.
+// view (GET .../preparedstatement?batch=false|true&inference_helper_columns=false):
+// one per feature group that contributes a feature, as
+// PreparedStatementBuilder makes them (no labels, no helper columns).
 // Routing is as for FeatureView; each statement's Region names the region
 // that served it.
 func (c *Client) PreparedStatements(ctx context.Context, name string, version int, batch bool) ([]PreparedStatement, error) {
+	return c.statements(ctx, name, version, batch, false)
+}
+
+// InferenceHelperStatements returns the statements that select a feature
+// view's inference helper columns (inference_helper_columns=true, as hsfs
+// asks for get_inference_helper(s)): one per feature group that has such
+// columns, none when the view has none. Routing is as for FeatureView.
+func (c *Client) InferenceHelperStatements(ctx context.Context, name string, version int, batch bool) ([]PreparedStatement, error) {
+	return c.statements(ctx, name, version, batch, true)
+}
+
+func (c *Client) statements(ctx context.Context, name string, version int, batch, helpers bool) ([]PreparedStatement, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -224,9 +265,16 @@ func (c *Client) PreparedStatements(ctx context.Context, name string, version in
 	if err != nil {
 		return nil, err
 	}
+	op := "GetPreparedStatements"
+	if helpers {
+		op = "GetInferenceHelperStatements"
+	}
 	req := request{
-		op: "GetPreparedStatements", method: "GET", path: path + "/preparedstatement",
-		query: url.Values{"batch": {strconv.FormatBool(batch)}},
+		op: op, method: "GET", path: path + "/preparedstatement",
+		query: url.Values{
+			"batch":                    {strconv.FormatBool(batch)},
+			"inference_helper_columns": {strconv.FormatBool(helpers)},
+		},
 	}
 	order := c.order
 	if pw, ok := c.pendingFor(viewKey{name, version}); ok {
@@ -246,11 +294,19 @@ func (c *Client) PreparedStatements(ctx context.Context, name string, version in
 	return items, nil
 }
 
-// BatchQuery returns a feature view's offline query for [start, end) (GET
-// .../featureview/{name}/version/{v}/query/batch). It asks the ACTIVE region
-// only, because the offline store is active-passive and the payload is
-// signed for that region's query service; with no active region known it
-// fails with ErrNoActiveRegion. Zero times are left out of the request.
+// BatchQuery returns a feature view's offline query for [start, end) the
+// way hsfs builds it, in two steps sent to the ACTIVE region:
+//
+//  1. GET .../featureview/{name}/version/{v}/query/batch?start_time&end_time
+//     returns the view's query (a QueryDTO), kept as raw JSON;
+//  2. PUT /project/{pid}/featurestores/query?hqs=true with that query as the
+//     body returns an FsQueryDTO with hqsPayload and hqsPayloadSignature.
+//
+// The offline store is active-passive and the payload is signed for that
+// region's query service, so both steps go to the region the ActiveSource
+// names; with none known the call fails with aca.ErrNoActiveRegion, with a
+// state older than Config.MaxStateAge with aca.ErrStale. Zero times are
+// left out of the request.
 func (c *Client) BatchQuery(ctx context.Context, name string, version int, start, end time.Time) (*BatchQuery, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
@@ -264,8 +320,9 @@ func (c *Client) BatchQuery(ctx context.Context, name string, version int, start
 	return c.batchQuery(ctx, r, name, version, start, end)
 }
 
-// BatchQueryIn is BatchQuery pinned to region r, for callers that already
-// chose the region (the offline client). It does not fall back.
+// BatchQueryIn is BatchQuery with both steps pinned to region r, for
+// callers that already chose the active region (the offline client). It
+// does not fall back.
 func (c *Client) BatchQueryIn(ctx context.Context, r region.ID, name string, version int, start, end time.Time) (*BatchQuery, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
@@ -290,25 +347,85 @@ func (c *Client) batchQuery(ctx context.Context, r region.ID, name string, versi
 	if err != nil {
 		return nil, err
 	}
+	p, err := c.project0(ctx)
+	if err != nil {
+		return nil, err
+	}
 	q := url.Values{}
-	// hsfs sends event times as epoch milliseconds.
+	// hsfs sends event times as epoch milliseconds (QueryResource.java
+	// takes them as Long).
 	if !start.IsZero() {
 		q.Set("start_time", strconv.FormatInt(start.UnixMilli(), 10))
 	}
 	if !end.IsZero() {
 		q.Set("end_time", strconv.FormatInt(end.UnixMilli(), 10))
 	}
-	req := request{op: "GetBatchQuery", method: "GET", path: path + "/query/batch", query: q}
-	body, err := c.do(ctx, r, req)
+	step1 := request{op: "GetBatchQuery", method: "GET", path: path + "/query/batch", query: q}
+	qbody, err := c.do(ctx, r, step1)
 	if err != nil {
 		return nil, err
 	}
-	bq, err := DecodeBatchQuery(body)
+	query, err := DecodeQuery(qbody)
+	if err != nil {
+		return nil, &RegionError{Region: r, Op: step1.op, Err: err}
+	}
+	// The PUT builds a query and writes nothing; it is not retried blindly
+	// (writes never are), and it is refused if redirected.
+	step2 := request{
+		op: "ConstructQuery", method: "PUT", path: fmt.Sprintf("/project/%d/featurestores/query", p.ID),
+		query: url.Values{"hqs": {"true"}}, body: query,
+	}
+	fbody, err := c.do(ctx, r, step2)
+	if err != nil {
+		return nil, err
+	}
+	bq, err := DecodeBatchQuery(fbody)
+	if err != nil {
+		return nil, &RegionError{Region: r, Op: step2.op, Err: err}
+	}
+	bq.QueryDTO = query
+	bq.Region = r
+	return bq, nil
+}
+
+// AvroSchema returns the Avro schema of a feature group, as hsfs reads it
+// for feature_group.avro_schema (GET
+// /project/{pid}/featurestores/{fsid}/kafka/subjects/{name}_{version}/versions/latest,
+// python/hopsworks_common/core/kafka_api.py get_subject). Array, map and
+// struct features are stored in the online store as Avro binary of their
+// field's schema. Routing is as for FeatureView.
+func (c *Client) AvroSchema(ctx context.Context, featureGroup string, version int) (*AvroSchema, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if featureGroup == "" || version < 1 {
+		return nil, fmt.Errorf("%w: feature group %q version %d", ErrInvalidArgument, featureGroup, version)
+	}
+	p, err := c.project0(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := c.featureStore0(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := request{
+		op: "GetAvroSchema", method: "GET",
+		path: fmt.Sprintf("/project/%d/featurestores/%d/kafka/subjects/%s/versions/latest",
+			p.ID, fs.ID, url.PathEscape(fmt.Sprintf("%s_%d", featureGroup, version))),
+	}
+	body, r, err := c.read(ctx, c.order, req)
+	if err != nil {
+		return nil, err
+	}
+	s, err := DecodeAvroSchema(body)
 	if err != nil {
 		return nil, &RegionError{Region: r, Op: req.op, Err: err}
 	}
-	bq.Region = r
-	return bq, nil
+	s.Region = r
+	return s, nil
 }
 
 // orderFrom is the read order starting at region first, then the usual

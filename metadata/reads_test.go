@@ -68,7 +68,8 @@ func TestReadsLocalFirst(t *testing.T) {
 			if len(single) != 2 || single[0].Region != local {
 				t.Fatalf("statements = %+v", single)
 			}
-			want0 := "SELECT `fg0`.`amount` AS `amount`, `fg0`.`cc_num` AS `cc_num`, `fg0`.`fraud_label` AS `fraud_label`\nFROM `fraud_proj`.`transactions_1` AS `fg0`\nWHERE `fg0`.`tid` = ?"
+			// The label is not selected (PreparedStatementBuilder.java).
+			want0 := "SELECT `fg0`.`amount` AS `amount`, `fg0`.`cc_num` AS `cc_num`\nFROM `fraud_proj`.`transactions_1` AS `fg0`\nWHERE `fg0`.`tid` = ?"
 			if single[0].QueryOnline != want0 || single[0].FeatureGroupID != 49 || single[0].Parameters[0].Name != "tid" {
 				t.Fatalf("statement 0 = %+v\nwant %s", single[0], want0)
 			}

@@ -161,13 +161,13 @@ func TestNoActiveRegion(t *testing.T) {
 			defer c.Close()
 			ctx := ctxT(t)
 			_, err = c.CreateFeatureView(ctx, specFor("x", 1))
-			if !errors.Is(err, ErrNoActiveRegion) || !errors.Is(err, aca.ErrNoActiveRegion) || !IsRetryable(err) {
+			if !errors.Is(err, aca.ErrNoActiveRegion) || !IsRetryable(err) {
 				t.Fatalf("create: err = %v, want ErrNoActiveRegion", err)
 			}
-			if err := c.DeleteFeatureView(ctx, "fraud", 1); !errors.Is(err, ErrNoActiveRegion) {
+			if err := c.DeleteFeatureView(ctx, "fraud", 1); !errors.Is(err, aca.ErrNoActiveRegion) {
 				t.Fatalf("delete: err = %v, want ErrNoActiveRegion", err)
 			}
-			if _, err := c.BatchQuery(ctx, "fraud", 1, time.Time{}, time.Time{}); !errors.Is(err, ErrNoActiveRegion) {
+			if _, err := c.BatchQuery(ctx, "fraud", 1, time.Time{}, time.Time{}); !errors.Is(err, aca.ErrNoActiveRegion) {
 				t.Fatalf("batch query: err = %v, want ErrNoActiveRegion", err)
 			}
 			if n := len(e.eu.Writes()) + len(e.us.Writes()); n != 0 {

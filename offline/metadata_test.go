@@ -21,6 +21,9 @@ import (
 // refreshing gives the fake ACA the Refresh the metadata client wants.
 type refreshing struct{ *flighttest.Arbiter }
 
+// Staleness: the fake's state is always fresh.
+func (r refreshing) Staleness() time.Duration { return 0 }
+
 func (r refreshing) Refresh(context.Context) (aca.State, error) {
 	if st, ok := r.Current(); ok {
 		return st, nil
@@ -68,9 +71,11 @@ func TestMetadataQueriesEndToEnd(t *testing.T) {
 	arb := flighttest.NewArbiter(eu, us)
 	mc, err := metadata.New(metadata.Config{
 		Local:   us,
-		Regions: map[region.ID]metadata.Endpoint{eu: {BaseURL: hw[eu].URL()}, us: {BaseURL: hw[us].URL()}},
+		Regions: []metadata.RegionConfig{{ID: eu, BaseURL: hw[eu].URL()}, {ID: us, BaseURL: hw[us].URL()}},
 		APIKey:  hopsworkstest.DefaultAPIKey,
-		Project: "demo",
+
+		AllowInsecureHTTP: true,
+		Project:           "demo",
 	}, metadata.WithActiveSource(refreshing{arb}))
 	if err != nil {
 		t.Fatal(err)

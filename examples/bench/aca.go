@@ -119,9 +119,11 @@ func runACA(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult, e
 	defer hw[us].Close()
 	mc, err := metadata.New(metadata.Config{
 		Local:   eu,
-		Regions: map[region.ID]metadata.Endpoint{eu: {BaseURL: hw[eu].URL()}, us: {BaseURL: hw[us].URL()}},
+		Regions: []metadata.RegionConfig{{ID: eu, BaseURL: hw[eu].URL()}, {ID: us, BaseURL: hw[us].URL()}},
 		APIKey:  hopsworkstest.DefaultAPIKey,
 		Project: "bench",
+
+		AllowInsecureHTTP: true, // the fakes serve http on loopback
 	}, metadata.WithActiveSource(ac))
 	if err != nil {
 		return res, err

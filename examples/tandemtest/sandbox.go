@@ -250,12 +250,13 @@ func (s *Sandbox) OnlineConfig() online.Config {
 func (s *Sandbox) MetadataConfig() metadata.Config {
 	return metadata.Config{
 		Local: EU,
-		Regions: map[region.ID]metadata.Endpoint{
-			EU: {BaseURL: s.meta[EU].URL()},
-			US: {BaseURL: s.meta[US].URL()},
+		Regions: []metadata.RegionConfig{
+			{ID: EU, BaseURL: s.meta[EU].URL()},
+			{ID: US, BaseURL: s.meta[US].URL()},
 		},
-		APIKey:  s.APIKey(),
-		Project: Project,
+		APIKey:            s.APIKey(),
+		Project:           Project,
+		AllowInsecureHTTP: true, // the sandbox's fakes serve http on loopback
 	}
 }
 

@@ -17,11 +17,29 @@ type FeatureGroupDef struct {
 	// refuses prepared statements for views that read it.
 	OfflineOnly bool
 	Features    []FeatureDef
+	// Embedding makes it an embedding feature group
+	// (FeaturegroupDTO.embeddingIndex); nil for a plain one.
+	Embedding *EmbeddingDef
+}
+
+// EmbeddingDef is an embedding group's vector index (EmbeddingDTO).
+type EmbeddingDef struct {
+	IndexName, ColPrefix string
+	Features             []EmbeddingFeatureDef
+}
+
+// EmbeddingFeatureDef is one embedding column (EmbeddingFeatureDTO).
+// Similarity defaults to "L2".
+type EmbeddingFeatureDef struct {
+	Name       string
+	Dimension  int
+	Similarity string
 }
 
 // FeatureDef is a column of a feature group. Type is the Hive type
-// ("bigint", "string", "double"...); OnlineType the MySQL one (defaults to
-// a mapping of Type).
+// ("bigint", "string", "double", "array<int>", "struct<a:int,b:string>",
+// "decimal(10,2)"...); OnlineType the MySQL one (defaults to a mapping of
+// Type: complex types are stored as varbinary Avro).
 type FeatureDef struct {
 	Name       string
 	Type       string
@@ -175,43 +193,109 @@ func (d FeatureViewDef) features() []ViewFeatureDef {
 	return out
 }
 
-// servingKeys returns the view's serving keys, derived when not given.
+// servingKeys returns the view's serving keys, derived when not given as
+// FeatureViewController.getServingKeys does
+// (hopsworks-common/.../featurestore/featureview/FeatureViewController.java):
+// for each join in order, a key per join condition whose right feature is
+// a primary key (required unless it joins on a left primary key), then the
+// group's other primary keys (required), with a collision-checked prefix;
+// last, a key of a group that only contributes labels is not required,
+// unless another key joins on it.
 func (d FeatureViewDef) servingKeys() []ServingKeyDef {
 	if d.ServingKeys != nil {
 		return d.ServingKeys
 	}
 	var out []ServingKeyDef
+	taken := map[string]bool{}
 	leftPKs := d.Joins[0].FeatureGroup.pks()
-	for _, pk := range leftPKs {
-		out = append(out, ServingKeyDef{FeatureName: pk, Join: 0, Prefix: d.Joins[0].Prefix, Required: true})
-	}
-	for ji := 1; ji < len(d.Joins); ji++ {
-		j := d.Joins[ji]
-		for i, pk := range j.FeatureGroup.pks() {
-			on := pk
-			if i < len(j.On) {
-				on = j.On[i]
+	for ji, j := range d.Joins {
+		temp := map[string]bool{}
+		pks := j.FeatureGroup.pks()
+		if ji > 0 {
+			for i, pk := range pks {
+				on := pk
+				if i < len(j.On) {
+					on = j.On[i]
+				}
+				k := ServingKeyDef{FeatureName: pk, Join: ji, JoinOn: on, Required: !slices.Contains(leftPKs, on)}
+				if k.Required {
+					k.Prefix = prefixNoCollision(taken, pk, j.Prefix)
+				} else {
+					k.Prefix = j.Prefix
+				}
+				temp[j.Prefix+pk] = true
+				out = append(out, k)
 			}
-			out = append(out, ServingKeyDef{
-				FeatureName: pk, Join: ji, Prefix: j.Prefix,
-				Required: !slices.Contains(leftPKs, on), JoinOn: on,
-			})
+		}
+		for _, pk := range pks {
+			if temp[j.Prefix+pk] {
+				continue
+			}
+			out = append(out, ServingKeyDef{FeatureName: pk, Join: ji, Prefix: prefixNoCollision(taken, pk, j.Prefix), Required: true})
+			temp[j.Prefix+pk] = true
+		}
+		for k := range temp {
+			taken[k] = true
+		}
+	}
+	feats := d.features()
+	labelOnly := func(ji int) bool {
+		n := 0
+		for _, f := range feats {
+			if f.Join == ji {
+				if !f.Label {
+					return false
+				}
+				n++
+			}
+		}
+		return n > 0
+	}
+	for i, k := range out {
+		if !labelOnly(k.Join) {
+			continue
+		}
+		joined := false
+		for _, o := range out {
+			if o.JoinOn != "" && o.JoinOn == k.Prefix+k.FeatureName {
+				joined = true
+			}
+		}
+		if !joined {
+			out[i].Required = false
 		}
 	}
 	return out
+}
+
+// prefixNoCollision is getPrefixCheckCollision: the join's prefix, or
+// "0_"+prefix, "1_"+prefix... when prefix+name is taken.
+func prefixNoCollision(taken map[string]bool, name, prefix string) string {
+	if !taken[prefix+name] {
+		return prefix
+	}
+	for i := 0; ; i++ {
+		p := fmt.Sprintf("%d_%s", i, prefix)
+		if !taken[p+name] {
+			return p
+		}
+	}
 }
 
 func onlineType(f FeatureDef) string {
 	if f.OnlineType != "" {
 		return f.OnlineType
 	}
-	switch strings.ToLower(f.Type) {
-	case "string":
+	t := strings.ToLower(strings.TrimSpace(f.Type))
+	switch {
+	case t == "string":
 		return "varchar(100)"
-	case "":
+	case t == "":
 		return "bigint"
+	case strings.HasPrefix(t, "array") || strings.HasPrefix(t, "struct") || strings.HasPrefix(t, "map"):
+		return "varbinary(100)"
 	}
-	return strings.ToLower(f.Type)
+	return t
 }
 
 // Statement is a generated prepared statement, in its JSON shape.
@@ -229,46 +313,76 @@ type StatementParam struct {
 	Index int    `json:"index"`
 }
 
-// Statements generates the view's prepared statements the way Hopsworks'
-// PreparedStatementBuilder does: one per feature group that has features in
-// the view, alias `fg0`, database = project in lower case, table =
-// {fg}_{version}. The single form binds each primary key with "= ?"; the
-// batch form ends in "IN ?" (the client expands it to a tuple list) and also
-// selects the primary keys, aliased prefix+name, so rows can be matched
-// back. Labels and helper columns are selected like any feature; the
-// client drops them from vectors.
+// StatementOptions are the query parameters of the preparedstatement
+// endpoint (PreparedStatementResource.java).
+type StatementOptions struct {
+	// Batch asks for the IN ? form.
+	Batch bool
+	// InferenceHelperColumns selects the inference helper columns instead
+	// of the features.
+	InferenceHelperColumns bool
+}
+
+// Statements is StatementsFor without inference helper columns.
 func Statements(project string, d FeatureViewDef, batch bool) ([]Statement, error) {
+	return StatementsFor(project, d, StatementOptions{Batch: batch})
+}
+
+// StatementsFor generates the view's prepared statements the way Hopsworks'
+// PreparedStatementBuilder.java does, for each join in order:
+//
+//   - it selects the join's features sorted by index, without labels,
+//     inference helper or training helper columns; with
+//     InferenceHelperColumns only the inference helper columns, in the
+//     view's order. Each is `fg0`.`col` AS `prefix+col`.
+//   - the batch form adds the primary keys not already selected, under the
+//     prefix alias, so rows can be matched back to entries; it ends in
+//     "`fg0`.`pk` IN ?" or "(`fg0`.`pk1`, `fg0`.`pk2`) IN ?".
+//   - the single form binds each primary key with "= ?", joined by AND.
+//   - a join that selects nothing has no statement (in the single form, a
+//     group that only gives labels or no helper columns; the batch form
+//     always selects its keys).
+//
+// Alias `fg0`, database = project in lower case, table = {fg}_{version},
+// parameters are the primary keys numbered from 1, preparedStatementIndex
+// is the join's index.
+func StatementsFor(project string, d FeatureViewDef, o StatementOptions) ([]Statement, error) {
 	db := strings.ToLower(project)
 	feats := d.features()
 	var out []Statement
 	for ji, j := range d.Joins {
 		fg := j.FeatureGroup
 		if fg.OfflineOnly {
-			return nil, fmt.Errorf("feature group %s is not online enabled", fg.Name)
+			return nil, fmt.Errorf("Inference vector is only available for training datasets generated by online enabled feature groups. Feature group `%s` is not online enabled.", fg.Name)
 		}
 		var sel []string
 		selected := map[string]bool{}
 		for _, f := range feats {
-			if f.Join != ji {
+			switch {
+			case f.Join != ji:
+				continue
+			case o.InferenceHelperColumns && !f.InferenceHelperColumn:
+				continue
+			case !o.InferenceHelperColumns && (f.Label || f.InferenceHelperColumn || f.TrainingHelperColumn):
 				continue
 			}
-			sel = append(sel, fmt.Sprintf("`fg0`.`%s` AS `%s`", f.FeatureGroupFeatureName, f.Name))
+			sel = append(sel, fmt.Sprintf("`fg0`.`%s` AS `%s`", f.FeatureGroupFeatureName, j.Prefix+f.FeatureGroupFeatureName))
 			selected[f.FeatureGroupFeatureName] = true
 		}
-		if len(sel) == 0 {
-			continue
-		}
 		pks := fg.pks()
-		if batch {
+		if o.Batch {
 			for _, pk := range pks {
 				if !selected[pk] {
 					sel = append(sel, fmt.Sprintf("`fg0`.`%s` AS `%s`", pk, j.Prefix+pk))
 				}
 			}
 		}
+		if len(sel) == 0 {
+			continue
+		}
 		var where string
 		switch {
-		case !batch:
+		case !o.Batch:
 			conds := make([]string, len(pks))
 			for i, pk := range pks {
 				conds[i] = fmt.Sprintf("`fg0`.`%s` = ?", pk)

@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -23,19 +23,24 @@ const APIPath = "/hopsworks-api/api"
 // DefaultAPIKey is the key a Server accepts when Options.APIKey is empty.
 const DefaultAPIKey = "test-api-key-0123456789"
 
-// Error codes the fake sends. CodeQueryNotValid (270009) is Hopsworks' own;
-// the others are illustrative values in Hopsworks' ranges, not checked
-// against RESTCodes.
+// Error codes the fake sends, with the HTTP status the real server sends
+// each with: RESTCodes.java
+// (hopsworks-rest-utils/src/main/java/io/hops/hopsworks/restutils/RESTCodes.java
+// in logicalclocks/hopsworks; each enum adds its range to its number).
 const (
-	CodeQueryNotValid      = 270009
-	CodeFeatureViewMissing = 270181
-	CodeFeatureViewExists  = 270179
-	CodeFeatureStoreOnline = 270040
-	CodeProjectMissing     = 150004
-	CodeUnauthorized       = 200003
-	CodeKeyExpired         = 200004
-	CodeReadOnly           = 300001
-	CodeBadRequest         = 120001
+	CodeProjectNotFound      = 150004 // PROJECT_NOT_FOUND, HTTP 400
+	CodeVariableNotFound     = 100050 // VARIABLE_NOT_FOUND, HTTP 404
+	CodeIllegalArgument      = 120001 // ILLEGAL_ARGUMENT, HTTP 422
+	CodeFeatureStoreNotFound = 270008 // FEATURESTORE_NOT_FOUND, HTTP 404
+	CodeFeatureGroupNotFound = 270009 // FEATUREGROUP_NOT_FOUND, HTTP 404
+	CodeOnlineNotEnabled     = 270064 // FEATURESTORE_ONLINE_NOT_ENABLED, HTTP 400
+	CodeQueryFailedFGDeleted = 270113 // QUERY_FAILED_FG_DELETED, HTTP 400
+	CodeFeatureViewExists    = 270179 // FEATURE_VIEW_ALREADY_EXISTS, HTTP 400
+	CodeFeatureViewNotFound  = 270181 // FEATURE_VIEW_NOT_FOUND, HTTP 404
+	CodeKeyNotFound          = 320002 // KEY_NOT_FOUND, HTTP 401
+	CodeKeyInvalid           = 320012 // KEY_INVALID, HTTP 401
+	CodeKeyNotInDatabase     = 320013 // KEY_NOT_FOUND_IN_DATABASE, HTTP 401
+	CodeNoSuchSubject        = 40401  // schema registry: subject not found, HTTP 404
 )
 
 // Options configure a Server.
@@ -51,8 +56,27 @@ type Options struct {
 	// Secret signs batch-query payloads. Default: random per server.
 	Secret []byte
 	// PassiveStatus is the HTTP status a passive server refuses writes with.
-	// Default: 503; the body is a Hopsworks error JSON saying read-only.
+	// Default: 503; the body is an error JSON saying read-only. (The public
+	// server has no multi-region code; this is Tandem's convention.)
 	PassiveStatus int
+	// TLS serves https with httptest's certificate; use Client or CertPool
+	// to trust it. Default: plain http.
+	TLS bool
+	// OnlineStore is what the region's online feature store connector
+	// gives (storageconnectors/onlinefeaturestore). Default: none, and the
+	// connector answers CONNECTOR_NOT_FOUND.
+	OnlineStore *OnlineStoreDef
+	// Variables answer GET /variables/{name} (e.g.
+	// "loadbalancer_external_domain_mysqld"); others are VARIABLE_NOT_FOUND.
+	Variables map[string]string
+}
+
+// OnlineStoreDef is a region's online store as its JDBC connector names it.
+type OnlineStoreDef struct {
+	// Addr is host:port of the MySQL server.
+	Addr string
+	// User and Password are the connector's "user" and "password" arguments.
+	User, Password string
 }
 
 // Fault is a way the whole server misbehaves.
@@ -80,8 +104,15 @@ type Request struct {
 	Refused bool
 }
 
-// IsWrite reports whether r changes state (any method but GET and HEAD).
-func (r Request) IsWrite() bool { return r.Method != http.MethodGet && r.Method != http.MethodHead }
+// IsWrite reports whether r changes state: any method but GET and HEAD,
+// except the query constructor's PUT (/project/{pid}/featurestores/query),
+// which builds a query and stores nothing.
+func (r Request) IsWrite() bool {
+	if r.Method == http.MethodPut && strings.HasSuffix(r.Path, "/featurestores/query") {
+		return false
+	}
+	return r.Method != http.MethodGet && r.Method != http.MethodHead
+}
 
 type override struct {
 	method   string
@@ -97,6 +128,8 @@ type Server struct {
 	secret        []byte
 	store         *Store
 	passiveStatus int
+	online        *OnlineStoreDef
+	vars          map[string]string
 	ts            *httptest.Server
 	quit          chan struct{}
 	closeOnce     sync.Once
@@ -114,6 +147,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		region: opts.Region, key: opts.APIKey, secret: opts.Secret, store: opts.Store,
 		passiveStatus: opts.PassiveStatus, active: opts.Active, quit: make(chan struct{}),
+		online: opts.OnlineStore, vars: maps.Clone(opts.Variables),
 	}
 	if s.region == "" {
 		s.region = "eu"
@@ -133,19 +167,34 @@ func New(opts Options) *Server {
 	}
 	mux := http.NewServeMux()
 	p := APIPath + "/project"
+	fv := p + "/{pid}/featurestores/{fsid}/featureview"
 	mux.HandleFunc("GET "+p+"/getProjectInfo/{name}", s.getProject)
 	mux.HandleFunc("GET "+p+"/{pid}/featurestores/{fs}", s.getFeatureStore)
-	mux.HandleFunc("POST "+p+"/{pid}/featurestores/{fsid}/featureview", s.createView)
-	mux.HandleFunc("GET "+p+"/{pid}/featurestores/{fsid}/featureview/{name}/version/{v}", s.getView)
-	mux.HandleFunc("DELETE "+p+"/{pid}/featurestores/{fsid}/featureview/{name}/version/{v}", s.deleteView)
-	mux.HandleFunc("GET "+p+"/{pid}/featurestores/{fsid}/featureview/{name}/version/{v}/preparedstatement", s.getStatements)
-	mux.HandleFunc("GET "+p+"/{pid}/featurestores/{fsid}/featureview/{name}/version/{v}/query/batch", s.getBatchQuery)
+	mux.HandleFunc("PUT "+p+"/{pid}/featurestores/query", s.constructQuery)
+	mux.HandleFunc("POST "+fv, s.createView)
+	mux.HandleFunc("GET "+fv+"/{name}/version/{v}", s.getView)
+	mux.HandleFunc("DELETE "+fv+"/{name}/version/{v}", s.deleteView)
+	mux.HandleFunc("GET "+fv+"/{name}/version/{v}/preparedstatement", s.getStatements)
+	mux.HandleFunc("GET "+fv+"/{name}/version/{v}/query/batch", s.getBatchQuery)
+	mux.HandleFunc("GET "+fv+"/{name}/version/{v}/trainingdatasets/version/{td}/statistics", s.getStatistics) // transformations.go
+	mux.HandleFunc("GET "+p+"/{pid}/featurestores/{fsid}/storageconnectors/onlinefeaturestore", s.getOnlineConnector)
+	mux.HandleFunc("GET "+p+"/{pid}/featurestores/{fsid}/kafka/subjects/{subject}/versions/{version}", s.getSubject)
+	mux.HandleFunc("GET "+APIPath+"/variables/{name}", s.getVariable)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, CodeBadRequest, "no such endpoint in the fake: "+r.Method+" "+r.URL.Path)
+		// JAX-RS answers an unmatched route with a bare 404.
+		http.Error(w, "Not Found", http.StatusNotFound)
 	})
-	s.ts = httptest.NewServer(s.middleware(mux))
+	if opts.TLS {
+		s.ts = httptest.NewTLSServer(s.middleware(mux))
+	} else {
+		s.ts = httptest.NewServer(s.middleware(mux))
+	}
 	return s
 }
+
+// Client returns an *http.Client that trusts the server (its TLS
+// certificate when Options.TLS is set).
+func (s *Server) Client() *http.Client { return s.ts.Client() }
 
 // URL is the API base, ending in /hopsworks-api/api.
 func (s *Server) URL() string { return s.ts.URL + APIPath }
@@ -357,227 +406,24 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		auth := r.Header.Get("Authorization")
-		if !strings.HasPrefix(auth, "ApiKey ") || !hmac.Equal([]byte(strings.TrimPrefix(auth, "ApiKey ")), []byte(s.key)) {
-			writeError(sw, http.StatusUnauthorized, CodeUnauthorized, "Authorization failed: invalid or missing API key")
+		switch {
+		case !strings.HasPrefix(auth, "ApiKey "):
+			writeError(sw, http.StatusUnauthorized, CodeKeyNotFound, "Api key not found")
 			return
-		}
-		if expired {
-			writeError(sw, http.StatusUnauthorized, CodeKeyExpired, "API key expired")
+		case !hmac.Equal([]byte(strings.TrimPrefix(auth, "ApiKey ")), []byte(s.key)):
+			writeError(sw, http.StatusUnauthorized, CodeKeyInvalid, "Invalid or incorrect API key.")
+			return
+		case expired:
+			writeError(sw, http.StatusUnauthorized, CodeKeyNotInDatabase, "API key not found in the database")
 			return
 		}
 		if rec.IsWrite() && !active {
 			rec.Refused = true
 			_, _ = io.Copy(io.Discard, r.Body)
-			writeError(sw, s.passiveStatus, CodeReadOnly,
+			writeError(sw, s.passiveStatus, 0,
 				fmt.Sprintf("Region %s is passive (read-only): writes go to the active region", s.region))
 			return
 		}
 		next.ServeHTTP(sw, r)
 	})
-}
-
-type errorJSON struct {
-	ErrorCode int    `json:"errorCode,omitempty"`
-	ErrorMsg  string `json:"errorMsg"`
-	UsrMsg    string `json:"usrMsg,omitempty"`
-}
-
-func writeError(w http.ResponseWriter, status, code int, msg string) {
-	writeJSON(w, status, errorJSON{ErrorCode: code, ErrorMsg: msg, UsrMsg: msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// checkIDs validates the project and feature store ids in the path.
-func (s *Server) checkIDs(w http.ResponseWriter, r *http.Request, withFS bool) bool {
-	if r.PathValue("pid") != strconv.FormatInt(s.store.pid, 10) {
-		writeError(w, http.StatusNotFound, CodeProjectMissing, "Project wasn't found.")
-		return false
-	}
-	if withFS && r.PathValue("fsid") != strconv.FormatInt(s.store.fsid, 10) {
-		writeError(w, http.StatusNotFound, CodeFeatureViewMissing, "Featurestore wasn't found.")
-		return false
-	}
-	return true
-}
-
-func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("name") != s.store.project {
-		writeError(w, http.StatusNotFound, CodeProjectMissing, "Project wasn't found.")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"projectId": s.store.pid, "projectName": s.store.project, "owner": "admin@hopsworks.ai",
-		"created": "2024-01-16T10:00:00Z", "archived": false,
-	})
-}
-
-func (s *Server) getFeatureStore(w http.ResponseWriter, r *http.Request) {
-	if !s.checkIDs(w, r, false) {
-		return
-	}
-	if !strings.EqualFold(r.PathValue("fs"), s.store.fsName()) && r.PathValue("fs") != strconv.FormatInt(s.store.fsid, 10) {
-		writeError(w, http.StatusNotFound, CodeFeatureViewMissing, "Featurestore wasn't found.")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"featurestoreId": s.store.fsid, "featurestoreName": s.store.fsName(),
-		"projectId": s.store.pid, "projectName": s.store.project,
-		"onlineFeaturestoreName":  s.store.Database(),
-		"offlineFeaturestoreName": s.store.fsName(),
-		"onlineEnabled":           true, "numFeatureGroups": 0, "numFeatureViews": 0,
-	})
-}
-
-// lookupView resolves {name}/version/{v}, answering the errors itself.
-func (s *Server) lookupView(w http.ResponseWriter, r *http.Request) (FeatureViewDef, int64, bool) {
-	if !s.checkIDs(w, r, true) {
-		return FeatureViewDef{}, 0, false
-	}
-	name := r.PathValue("name")
-	v, err := strconv.Atoi(r.PathValue("v"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "version must be an integer")
-		return FeatureViewDef{}, 0, false
-	}
-	d, id, ok := s.store.view(s.region, name, v)
-	if !ok {
-		writeError(w, http.StatusNotFound, CodeFeatureViewMissing,
-			fmt.Sprintf("Feature view wasn't found. name: %s, version: %d", name, v))
-		return FeatureViewDef{}, 0, false
-	}
-	if s.store.isInvalid(name, v) {
-		writeError(w, http.StatusBadRequest, CodeQueryNotValid,
-			"The query of the feature view is not valid anymore: a feature group it reads was deleted or changed")
-		return FeatureViewDef{}, 0, false
-	}
-	return d, id, true
-}
-
-func (s *Server) getView(w http.ResponseWriter, r *http.Request) {
-	d, id, ok := s.lookupView(w, r)
-	if !ok {
-		return
-	}
-	expand := r.URL.Query()["expand"]
-	has := func(x string) bool {
-		for _, e := range expand {
-			if strings.EqualFold(e, x) {
-				return true
-			}
-		}
-		return false
-	}
-	writeJSON(w, http.StatusOK, s.store.viewJSON(d, id, has("features"), has("query")))
-}
-
-func (s *Server) getStatements(w http.ResponseWriter, r *http.Request) {
-	d, _, ok := s.lookupView(w, r)
-	if !ok {
-		return
-	}
-	batch := r.URL.Query().Get("batch") == "true"
-	sts, err := Statements(s.store.project, d, batch)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeFeatureStoreOnline, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"href":  s.URL() + strings.TrimPrefix(r.URL.Path, APIPath) + "s",
-		"items": sts, "count": len(sts),
-	})
-}
-
-// BatchPayload is what the fake puts, as JSON, in hqsPayload.
-type BatchPayload struct {
-	Project     string `json:"project"`
-	FeatureView string `json:"featureView"`
-	Version     int    `json:"version"`
-	StartTime   int64  `json:"startTime,omitempty"`
-	EndTime     int64  `json:"endTime,omitempty"`
-	Region      string `json:"region"`
-}
-
-func (s *Server) getBatchQuery(w http.ResponseWriter, r *http.Request) {
-	d, _, ok := s.lookupView(w, r)
-	if !ok {
-		return
-	}
-	q := r.URL.Query()
-	p := BatchPayload{Project: s.store.project, FeatureView: d.Name, Version: d.Version, Region: string(s.region)}
-	for _, x := range []struct {
-		k string
-		v *int64
-	}{{"start_time", &p.StartTime}, {"end_time", &p.EndTime}} {
-		if s := q.Get(x.k); s != "" {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, CodeBadRequest, x.k+" must be epoch milliseconds")
-				return
-			}
-			*x.v = n
-		}
-	}
-	payload, _ := json.Marshal(p)
-	var cols []string
-	for _, f := range d.features() {
-		cols = append(cols, fmt.Sprintf("`fg%d`.`%s` `%s`", f.Join, f.FeatureGroupFeatureName, f.Name))
-	}
-	fg := d.Joins[0].FeatureGroup
-	writeJSON(w, http.StatusOK, map[string]any{
-		"query": fmt.Sprintf("SELECT %s\nFROM `%s`.`%s` `fg0`", strings.Join(cols, ", "),
-			s.store.fsName(), fg.Table()),
-		"queryOnline":         "",
-		"pitQuery":            nil,
-		"hqsPayload":          string(payload),
-		"hqsPayloadSignature": s.Sign(string(payload)),
-	})
-}
-
-func (s *Server) createView(w http.ResponseWriter, r *http.Request) {
-	if !s.checkIDs(w, r, true) {
-		return
-	}
-	var b createBody
-	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&b); err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "could not parse the feature view: "+err.Error())
-		return
-	}
-	def, msg := s.store.toDef(b)
-	if msg != "" {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, msg)
-		return
-	}
-	d, id, err := s.store.create(s.region, def)
-	switch {
-	case err == errExists:
-		writeError(w, http.StatusBadRequest, CodeFeatureViewExists, "Feature view already exists: "+def.Name)
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusCreated, s.store.viewJSON(d, id, true, true))
-}
-
-func (s *Server) deleteView(w http.ResponseWriter, r *http.Request) {
-	if !s.checkIDs(w, r, true) {
-		return
-	}
-	name := r.PathValue("name")
-	v, err := strconv.Atoi(r.PathValue("v"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "version must be an integer")
-		return
-	}
-	if !s.store.remove(s.region, name, v) {
-		writeError(w, http.StatusNotFound, CodeFeatureViewMissing,
-			fmt.Sprintf("Feature view wasn't found. name: %s, version: %d", name, v))
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }

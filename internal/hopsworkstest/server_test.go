@@ -104,7 +104,7 @@ func TestShapesAndAuth(t *testing.T) {
 		name string
 		key  string
 		code float64
-	}{{"wrong key", "nope", CodeUnauthorized}, {"no key", "", CodeUnauthorized}} {
+	}{{"wrong key", "nope", CodeKeyInvalid}, {"no key", "", CodeKeyNotFound}} {
 		st, body := client{t, s, tc.key}.do("GET", "/project/getProjectInfo/tandem", nil)
 		if st != 401 || body["errorCode"].(float64) != tc.code {
 			t.Fatalf("%s: %d %v", tc.name, st, body)
@@ -112,19 +112,23 @@ func TestShapesAndAuth(t *testing.T) {
 	}
 	s.SetKeyExpired(true)
 	st, body = c.do("GET", "/project/getProjectInfo/tandem", nil)
-	if st != 401 || body["errorCode"].(float64) != CodeKeyExpired || !strings.Contains(body["errorMsg"].(string), "expired") {
+	if st != 401 || body["errorCode"].(float64) != CodeKeyNotInDatabase {
 		t.Fatalf("expired: %d %v", st, body)
 	}
 	s.SetKeyExpired(false)
 
 	st, body = c.do("GET", "/project/119/featurestores/67/featureview/nope/version/1", nil)
-	if st != 404 || body["errorCode"].(float64) != CodeFeatureViewMissing {
+	if st != 404 || body["errorCode"].(float64) != CodeFeatureViewNotFound {
 		t.Fatalf("missing: %d %v", st, body)
 	}
 	s.Store().InvalidateFeatureView("acct", 1)
 	st, body = c.do("GET", "/project/119/featurestores/67/featureview/acct/version/1/preparedstatement", nil)
-	if st != 400 || body["errorCode"].(float64) != CodeQueryNotValid {
+	if st != 400 || body["errorCode"].(float64) != CodeQueryFailedFGDeleted {
 		t.Fatalf("invalid: %d %v", st, body)
+	}
+	st, body = c.do("GET", "/project/119/featurestores/67/featureview/acct/version/1", nil)
+	if st != 404 || body["errorCode"].(float64) != CodeFeatureGroupNotFound {
+		t.Fatalf("invalid view: %d %v", st, body)
 	}
 	for _, r := range s.Requests() {
 		if strings.Contains(r.Path+r.Query, DefaultAPIKey) {
@@ -189,7 +193,7 @@ func TestPassiveRefusesWritesAndReplicationLag(t *testing.T) {
 		"query": map[string]any{"leftFeatureGroup": map[string]any{"id": 7}, "leftFeatures": []any{map[string]any{"name": "balance"}}},
 	}
 	stt, resp := client{t, us, DefaultAPIKey}.do("POST", "/project/119/featurestores/67/featureview", body)
-	if stt != 503 || resp["errorCode"].(float64) != CodeReadOnly {
+	if _, coded := resp["errorCode"]; stt != 503 || coded || !strings.Contains(resp["errorMsg"].(string), "read-only") {
 		t.Fatalf("passive write: %d %v", stt, resp)
 	}
 	if len(us.RefusedWrites()) != 1 || len(us.AcceptedWrites()) != 0 {
@@ -280,13 +284,27 @@ func TestFaultsAndOverrides(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
+// TestBatchQuerySignature: the two steps of an offline read, as hsfs makes
+// them (core/feature_view_api.py _get_batch_query, then
+// core/query_constructor_api.py _construct_query with hqs=True).
 func TestBatchQuerySignature(t *testing.T) {
 	s := New(Options{Secret: []byte("k")})
 	defer s.Close()
 	s.AddFeatureView(twoFGView())
-	st, body := client{t, s, DefaultAPIKey}.do("GET", "/project/119/featurestores/67/featureview/acct/version/1/query/batch?start_time=5&end_time=9", nil)
+	c := client{t, s, DefaultAPIKey}
+	st, query := c.do("GET", "/project/119/featurestores/67/featureview/acct/version/1/query/batch?start_time=5&end_time=9", nil)
+	if st != 200 || query["leftFeatureGroupStartTime"].(float64) != 5 || query["leftFeatureGroupEndTime"].(float64) != 9 {
+		t.Fatalf("step 1: %d %v", st, query)
+	}
+	if _, ok := query["hqsPayload"]; ok {
+		t.Fatal("step 1 answered a payload: it answers a QueryDTO")
+	}
+	if st, body := c.do("PUT", "/project/119/featurestores/query", query); st != 200 || body["hqsPayload"] != nil {
+		t.Fatalf("without hqs=true: %d %v", st, body)
+	}
+	st, body := c.do("PUT", "/project/119/featurestores/query?hqs=true", query)
 	if st != 200 {
-		t.Fatalf("%d %v", st, body)
+		t.Fatalf("step 2: %d %v", st, body)
 	}
 	p, sig := body["hqsPayload"].(string), body["hqsPayloadSignature"].(string)
 	if !s.VerifySignature(p, sig) || s.VerifySignature(p+" ", sig) || s.VerifySignature(p, "zz") {
@@ -298,7 +316,16 @@ func TestBatchQuerySignature(t *testing.T) {
 		t.Fatal("another server's secret verifies")
 	}
 	var bp BatchPayload
-	if err := json.Unmarshal([]byte(p), &bp); err != nil || bp.StartTime != 5 || bp.EndTime != 9 || bp.FeatureView != "acct" {
+	if err := json.Unmarshal([]byte(p), &bp); err != nil || bp.StartTime != 5 || bp.EndTime != 9 || bp.FeatureView != "acct" || bp.Version != 1 {
 		t.Fatalf("payload %q: %v", p, err)
+	}
+	// A query the server cannot build is refused.
+	if st, _ := c.do("PUT", "/project/119/featurestores/query?hqs=true", map[string]any{"leftFeatures": []any{}}); st != 422 {
+		t.Fatalf("query without leftFeatureGroup: %d", st)
+	}
+	// The query constructor is not a write: a passive server answers it.
+	s.SetActive(false)
+	if st, _ := c.do("PUT", "/project/119/featurestores/query?hqs=true", query); st != 200 {
+		t.Fatalf("passive step 2: %d", st)
 	}
 }

@@ -45,6 +45,8 @@ type Store struct {
 	fgs     map[int64]FeatureGroupDef
 	views   map[viewKey][]viewEvent // oldest first
 	invalid map[viewKey]bool
+
+	tf tfStore // SetTransformations (transformations.go)
 }
 
 type viewKey struct {
@@ -166,6 +168,18 @@ func (s *Store) isInvalid(name string, version int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.invalid[viewKey{name, version}]
+}
+
+// featureGroupBySubject finds a group by its schema subject, {name}_{version}.
+func (s *Store) featureGroupBySubject(subject string) (FeatureGroupDef, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fg := range s.fgs {
+		if fg.Table() == subject {
+			return fg, true
+		}
+	}
+	return FeatureGroupDef{}, false
 }
 
 func (s *Store) featureGroup(id int64) (FeatureGroupDef, bool) {
