@@ -13,8 +13,28 @@ import (
 // feature view's model-dependent transformation functions, computed with
 // the training dataset's statistics, after its on-demand functions,
 // computed from request parameters. The order and the names follow hsfs
-// (python/hsfs/core/vector_server.py in logicalclocks/hopsworks-api): see
-// doc.go "Transformations".
+// (python/hsfs/core/vector_server.py in logicalclocks/hopsworks-api):
+//
+//   - The plan load reads the view's transformation functions
+//     (expand=transformationfunctions), the on-demand functions of its
+//     features and, when a function needs them, the statistics of the
+//     training dataset (WithTrainingDatasetVersion); they are cached with
+//     the plan, so a known view serves with metadata down.
+//   - A lookup first merges the request parameters (WithRequestParameters)
+//     into the row, checks that every on-demand input is there
+//     (*MissingRequestParametersError otherwise) and computes the on-demand
+//     features; then the model-dependent functions run, in hsfs's order.
+//   - Vector.Names is then the transformed order: the features no function
+//     drops, in view order, then each function's outputs, the functions
+//     sorted by their first output's name ("min_max_scaler_amount_",
+//     "one_hot_encoder_color_0", ...). Transform(false) gives the raw
+//     order with the on-demand features computed, as hsfs transform=False.
+//   - A batch is transformed column by column; it allocates its output and
+//     a slab for the numbers, not per entity.
+//   - Nulls: where hsfs's pandas-mode built-ins give NaN (float outputs) or
+//     pd.NA (integer and string outputs), Tandem gives NaN or nil; for
+//     min_max_scaler and standard_scaler, which hsfs runs as plain Python
+//     online and which raise TypeError on None there, Tandem gives nil.
 
 // UDFError is returned by FeatureView (errors.As) when the view uses a
 // custom transformation function that no WithTransformation registers, or

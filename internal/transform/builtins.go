@@ -16,7 +16,7 @@ import (
 // kernel runs one single-input built-in over a column: in has n values,
 // out has k columns of n values each (out[j*n+r]).
 type kernel interface {
-	run(b *boxer, in []any, out []any, n int) error
+	run(b boxer, in []any, out []any, n int) (boxer, error)
 }
 
 // builtinOutputs is the number of outputs and their hsfs output type
@@ -134,11 +134,11 @@ func ctxFloat(ctx map[string]any, key string, def float64) float64 {
 // gives nil.
 type minMax struct{ min, max float64 }
 
-func (k minMax) run(b *boxer, in, out []any, n int) error {
+func (k minMax) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, null, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		if null {
 			out[r] = nil
@@ -155,18 +155,18 @@ func (k minMax) run(b *boxer, in, out []any, n int) error {
 			out[r] = b.float((x - k.min) / (k.max - k.min))
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // standard: mean NaN → x unchanged; std NaN or 0 → x-mean; else
 // (x-mean)/std. Default mode like minMax: None → nil.
 type standard struct{ mean, std float64 }
 
-func (k standard) run(b *boxer, in, out []any, n int) error {
+func (k standard) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, null, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		switch {
 		case null:
@@ -180,7 +180,7 @@ func (k standard) run(b *boxer, in, out []any, n int) error {
 			out[r] = b.float((x - k.mean) / k.std)
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // robust: fewer than 75 percentiles → float(x); iqr = p[74]-p[24]; iqr
@@ -199,11 +199,11 @@ func newRobust(p []float64) robust {
 	return robust{ok: true, q2: p[49], iqr: iqr, onlyDiff: math.IsNaN(iqr) || iqr == 0}
 }
 
-func (k robust) run(b *boxer, in, out []any, n int) error {
+func (k robust) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		switch {
 		case !k.ok:
@@ -214,7 +214,7 @@ func (k robust) run(b *boxer, in, out []any, n int) error {
 		}
 		out[r] = b.float(x)
 	}
-	return nil
+	return b, nil
 }
 
 // label: index in sorted(unique_values), -1 for an unseen value, NA (nil)
@@ -255,7 +255,7 @@ func catLess(a, b any) bool {
 	return false
 }
 
-func (k label) run(b *boxer, in, out []any, n int) error {
+func (k label) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		if isNA(in[r]) {
 			out[r] = nil
@@ -267,7 +267,7 @@ func (k label) run(b *boxer, in, out []any, n int) error {
 		}
 		out[r] = b.int(i)
 	}
-	return nil
+	return b, nil
 }
 
 // oneHot: one bool column per unique value, in sorted order (pd.get_dummies
@@ -287,7 +287,7 @@ func newOneHot(uv []any) oneHot {
 	return oneHot{cats: cats, idx: m}
 }
 
-func (k oneHot) run(_ *boxer, in, out []any, n int) error {
+func (k oneHot) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		hit := -1
 		if !isNA(in[r]) {
@@ -299,17 +299,17 @@ func (k oneHot) run(_ *boxer, in, out []any, n int) error {
 			out[j*n+r] = j == hit // bools box without allocating
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // logT: ln(x) for x > 0, NaN otherwise (nulls included).
 type logT struct{}
 
-func (logT) run(b *boxer, in, out []any, n int) error {
+func (logT) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		if x > 0 {
 			out[r] = b.float(math.Log(x))
@@ -317,7 +317,7 @@ func (logT) run(b *boxer, in, out []any, n int) error {
 			out[r] = b.float(math.NaN())
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // bins is pd.cut(x, edges, labels=False, right=True, include_lowest=True)
@@ -329,11 +329,11 @@ type bins struct {
 	constant bool
 }
 
-func (k bins) run(b *boxer, in, out []any, n int) error {
+func (k bins) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		if math.IsNaN(x) {
 			out[r] = nil
@@ -349,7 +349,7 @@ func (k bins) run(b *boxer, in, out []any, n int) error {
 		}
 		out[r] = b.int(int64(i))
 	}
-	return nil
+	return b, nil
 }
 
 // newEqualWidth: edges = np.linspace(min, max, nbins+1) with the first and
@@ -427,11 +427,11 @@ func newQuantile(p []float64) quantile {
 	return quantile{mode: 2, xp: xp, fp: fp}
 }
 
-func (k quantile) run(b *boxer, in, out []any, n int) error {
+func (k quantile) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		switch {
 		case k.mode == 0 || math.IsNaN(x):
@@ -442,7 +442,7 @@ func (k quantile) run(b *boxer, in, out []any, n int) error {
 		}
 		out[r] = b.float(x)
 	}
-	return nil
+	return b, nil
 }
 
 // interp is numpy's np.interp for increasing xp: fp[0] left of xp[0],
@@ -465,11 +465,11 @@ func interp(x float64, xp, fp []float64) float64 {
 // fewer than 2 percentiles → float(x); null or NaN → NaN.
 type rank struct{ p []float64 }
 
-func (k rank) run(b *boxer, in, out []any, n int) error {
+func (k rank) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		if len(k.p) >= 2 && !math.IsNaN(x) {
 			i := sort.Search(len(k.p), func(i int) bool { return k.p[i] > x })
@@ -477,7 +477,7 @@ func (k rank) run(b *boxer, in, out []any, n int) error {
 		}
 		out[r] = b.float(x)
 	}
-	return nil
+	return b, nil
 }
 
 // winsor: clip to [p[li], p[ui]], li and ui from the context (defaults 1
@@ -505,18 +505,18 @@ func newWinsor(p []float64, li, ui int) winsor {
 	return winsor{ok: true, lo: lo, hi: hi}
 }
 
-func (k winsor) run(b *boxer, in, out []any, n int) error {
+func (k winsor) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		if k.ok && !math.IsNaN(x) {
 			x = min(max(x, k.lo), k.hi)
 		}
 		out[r] = b.float(x)
 	}
-	return nil
+	return b, nil
 }
 
 // topK: keep a value among the top_n (default 10) histogram values by
@@ -570,7 +570,7 @@ func pySliceEnd(n, l int) int {
 	return min(n, l)
 }
 
-func (k topK) run(_ *boxer, in, out []any, n int) error {
+func (k topK) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		switch {
 		case isNA(in[r]):
@@ -581,25 +581,25 @@ func (k topK) run(_ *boxer, in, out []any, n int) error {
 			out[r] = k.other
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // fillNum: float(x), a null or NaN replaced by fill unless fill is NaN
 // (impute_mean, impute_median, impute_constant).
 type fillNum struct{ fill float64 }
 
-func (k fillNum) run(b *boxer, in, out []any, n int) error {
+func (k fillNum) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
-			return err
+			return b, err
 		}
 		if math.IsNaN(x) {
 			x = k.fill
 		}
 		out[r] = b.float(x)
 	}
-	return nil
+	return b, nil
 }
 
 // mode (impute_mode): with a histogram, nulls become str(value of the
@@ -617,7 +617,7 @@ func newMode(s Statistics) mode {
 	return mode{has: true, fill: pyStr(byCountDesc(s.Histogram)[0].Value)}
 }
 
-func (k mode) run(_ *boxer, in, out []any, n int) error {
+func (k mode) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		switch {
 		case isNA(in[r]) && k.has:
@@ -634,13 +634,13 @@ func (k mode) run(_ *boxer, in, out []any, n int) error {
 			}
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // fillCat (impute_category): nulls become the sentinel.
 type fillCat struct{ fill any }
 
-func (k fillCat) run(_ *boxer, in, out []any, n int) error {
+func (k fillCat) run(b boxer, in, out []any, n int) (boxer, error) {
 	for r := range n {
 		if isNA(in[r]) {
 			out[r] = k.fill
@@ -648,5 +648,5 @@ func (k fillCat) run(_ *boxer, in, out []any, n int) error {
 			out[r] = in[r]
 		}
 	}
-	return nil
+	return b, nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // ErrUnknownFunction and ErrArity are wrapped by *UDFError.
@@ -143,6 +144,7 @@ type Program struct {
 	names    []string // transformed order
 	outSlots []int
 	boxes    int
+	work     sync.Pool // *[]any of nslots: Run's working row
 }
 
 // Empty reports whether the program does nothing.

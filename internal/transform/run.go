@@ -35,13 +35,14 @@ func (p *Program) Run(raw []any, in Input, transformed bool) ([]any, error) {
 	if transformed {
 		width = len(p.names)
 	}
-	var buf []any
-	if transformed {
-		buf = make([]any, p.nslots+width)
-	} else {
-		buf = make([]any, p.nslots)
+	// The working row comes from a pool: only the result is allocated.
+	wp, _ := p.work.Get().(*[]any)
+	if wp == nil {
+		w := make([]any, p.nslots)
+		wp = &w
 	}
-	f := frame{vals: buf[:p.nslots], n: 1}
+	defer func() { clear(*wp); p.work.Put(wp) }()
+	f := frame{vals: *wp, n: 1}
 	if n := p.boxes; n > 0 {
 		f.box.slab = make([]uint64, n)
 	}
@@ -49,10 +50,11 @@ func (p *Program) Run(raw []any, in Input, transformed bool) ([]any, error) {
 	if err := p.run(&f, 0, &in, transformed, -1); err != nil {
 		return nil, err
 	}
+	out := make([]any, width)
 	if !transformed {
-		return buf[:width:width], nil
+		copy(out, f.vals[:width])
+		return out, nil
 	}
-	out := buf[p.nslots:]
 	for i, s := range p.outSlots {
 		out[i] = f.vals[s]
 	}
@@ -207,7 +209,8 @@ func (p *Program) steps(f *frame, steps []step) error {
 		if st.k != nil {
 			in := p.input(f, st.in[0])
 			lo := st.out[0] * n
-			if err := st.k.run(&f.box, in, f.vals[lo:lo+len(st.out)*n], n); err != nil {
+			var err error
+			if f.box, err = st.k.run(f.box, in, f.vals[lo:lo+len(st.out)*n], n); err != nil {
 				return fmt.Errorf("%s: %w", st.name, err)
 			}
 			continue

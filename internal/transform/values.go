@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"unsafe"
 )
@@ -83,8 +84,15 @@ func catKey(x any) any {
 	if f, null, err := number(x); err == nil && !null {
 		return f
 	}
+	if x != nil && !reflect.TypeOf(x).Comparable() {
+		// A JSON list or object as a category: unhashable as a map key,
+		// so keyed by its text (Python would raise on it).
+		return uncomparable{fmt.Sprint(x)}
+	}
 	return x
 }
+
+type uncomparable struct{ s string }
 
 // pyStr is Python's str() of a scalar (impute_mode stringifies).
 func pyStr(x any) string {
