@@ -49,37 +49,66 @@ func (e *RegionError) Error() string {
 
 func (e *RegionError) Unwrap() error { return e.Err }
 
-// MySQL error numbers that blame the server, not the statement: the other
-// region (or server) is tried at once (DESIGN.md §4 rule 4).
-var transientCodes = map[uint16]bool{
-	1040: true,                                     // too many connections
-	1053: true,                                     // server shutdown in progress
-	1077: true,                                     // normal shutdown
-	1079: true,                                     // shutdown complete
-	1080: true,                                     // forcing close of thread
-	1152: true,                                     // aborted connection
-	1158: true,                                     // network read error
-	1159: true,                                     // network read timeout
-	1160: true,                                     // network write error
-	1161: true,                                     // network write timeout
-	1205: true,                                     // lock wait timeout
-	1213: true,                                     // deadlock
-	1290: true,                                     // --read-only
-	1317: true,                                     // query interrupted
-	1836: true,                                     // read-only mode
-	1927: true,                                     // connection killed
-	2002: true, 2003: true, 2006: true, 2013: true, // client: cannot connect, gone away, lost
-	4031: true, // disconnected by the server for inactivity
+// serverCode is a MySQL error number that is not the statement's fault:
+// it is about one server (or one region), so the attempt fails, counts
+// against that server's health, and the read moves on to the next server
+// at once, or is left to an attempt still running. Every other server
+// error (syntax 1064, unknown column 1054, no privilege on a table 1142,
+// …) is the statement's fault and ends the read: the other region would
+// say the same.
+type serverCode struct {
+	reason string
+	// retry says whether the same call may succeed later (IsRetryable):
+	// true for a passing state of the server, false for a setting of it
+	// that only an operator changes.
+	retry bool
 }
 
-// classify maps an attempt's error to a hedge class. Errors that a server
-// raises about the statement itself (syntax, access, unknown table or
-// column) are fatal: the other region would say the same. Everything that
-// smells of the network or of the server's state is transient.
+// serverCodes lists each such code with its reason. The names are the
+// server's (MySQL's include/mysqld_error.h, MariaDB's
+// include/mysqld_error.h; 2xxx are client errors from errmsg.h).
+var serverCodes = map[uint16]serverCode{
+	// Errors about one server or one region's setup.
+	1045: {"ER_ACCESS_DENIED_ERROR: the region has other credentials", false},
+	1049: {"ER_BAD_DB_ERROR: the database is not (yet) in this region", false},
+	1146: {"ER_NO_SUCH_TABLE: the table is not (yet) replicated to this region", false},
+	1129: {"ER_HOST_IS_BLOCKED: this server blocked the client's host after connection errors", false},
+	1203: {"ER_TOO_MANY_USER_CONNECTIONS: the server's max_user_connections is reached", true},
+	1226: {"ER_USER_LIMIT_REACHED: the account's connection or query limit on this server is reached", true},
+	1461: {"ER_MAX_PREPARED_STMT_COUNT_REACHED: the server's max_prepared_stmt_count is reached", true},
+	// Transient states of the server or the network.
+	1040: {"ER_CON_COUNT_ERROR: too many connections", true},
+	1053: {"ER_SERVER_SHUTDOWN: shutdown in progress", true},
+	1077: {"ER_NORMAL_SHUTDOWN", true},
+	1079: {"ER_SHUTDOWN_COMPLETE", true},
+	1080: {"ER_FORCING_CLOSE: forcing close of thread", true},
+	1152: {"ER_ABORTING_CONNECTION", true},
+	1158: {"ER_NET_READ_ERROR", true},
+	1159: {"ER_NET_READ_INTERRUPTED: network read timeout", true},
+	1160: {"ER_NET_ERROR_ON_WRITE", true},
+	1161: {"ER_NET_WRITE_INTERRUPTED: network write timeout", true},
+	1205: {"ER_LOCK_WAIT_TIMEOUT", true},
+	1213: {"ER_LOCK_DEADLOCK", true},
+	1290: {"ER_OPTION_PREVENTS_STATEMENT: --read-only and the like", true},
+	1317: {"ER_QUERY_INTERRUPTED", true},
+	1836: {"ER_READ_ONLY_MODE", true},
+	1927: {"ER_CONNECTION_KILLED", true},
+	2002: {"CR_CONNECTION_ERROR: cannot connect", true},
+	2003: {"CR_CONN_HOST_ERROR: cannot connect", true},
+	2006: {"CR_SERVER_GONE_ERROR", true},
+	2013: {"CR_SERVER_LOST", true},
+	4031: {"ER_CLIENT_INTERACTION_TIMEOUT: disconnected for inactivity", true},
+}
+
+// classify maps an attempt's error to a hedge class. A server error in
+// serverCodes, and everything that smells of the network or of the
+// server's state, is Transient: that attempt fails and the read goes on
+// elsewhere. Any other server error, and misuse, is the statement's fault:
+// Fatal, the read ends.
 func classify(err error) hedge.Class {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		if transientCodes[me.Number] {
+		if _, ok := serverCodes[me.Number]; ok {
 			return hedge.Transient
 		}
 		return hedge.Fatal
@@ -103,11 +132,13 @@ func blamesServer(err error) bool {
 	return classify(err) == hedge.Transient
 }
 
-// IsRetryable reports whether err is worth retrying later or elsewhere: a
-// lost connection, a refused dial, a server that is shutting down, read-only
-// or out of connections, or a timeout. It is false for statement errors
-// (syntax, access denied, unknown table) and for misuse (wrong arguments,
-// closed store).
+// IsRetryable reports whether err is worth retrying later: a lost
+// connection, a refused dial, a server that is shutting down, read-only or
+// out of connections or statements, or a timeout. It is false for
+// statement errors (syntax, unknown column, no privilege), for a server's
+// setup that only an operator changes (access denied, unknown database or
+// table: the Store has already tried the other servers), and for misuse
+// (wrong arguments, closed store).
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrArgCount) || errors.Is(err, ErrArgType) ||
 		errors.Is(err, ErrInvalidStatement) || errors.Is(err, ErrUnknownRegion) ||
@@ -116,7 +147,7 @@ func IsRetryable(err error) bool {
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return transientCodes[me.Number]
+		return serverCodes[me.Number].retry
 	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||

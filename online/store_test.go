@@ -145,7 +145,7 @@ func TestFatalErrorsDoNotHedge(t *testing.T) {
 		s    *Store
 	}{
 		{"unknown column", "SELECT nosuch FROM tandem.fg_1 WHERE id = ?", 1054, s},
-		{"unknown table", "SELECT id FROM tandem.nosuch WHERE id = ?", 1146, s},
+		{"ambiguous column", "SELECT id FROM tandem.fg_1 AS a, tandem.fg_1 AS b WHERE a.id = ?", 1052, s},
 		{"syntax", "SELECT id FROM tandem.fg_1 WHERE id = ? ORDER", 1064, s},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,422 @@
+package online
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tandemfs/tandem/internal/hedge"
+	"github.com/tandemfs/tandem/internal/mariadbtest"
+)
+
+// TestExhaustedPoolLosersGiveUpAtTheirDeadline: with one connection per
+// server and a local server that stalls every request, hedged reads leave
+// their local attempts waiting for that connection. Each wait ends by its
+// attempt's deadline, and Close returns within AttemptTimeout plus a
+// little, not after every queued loser has had its turn (issue: 20 losers
+// made Close take 4 s with AttemptTimeout 500 ms).
+func TestExhaustedPoolLosersGiveUpAtTheirDeadline(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	cfg.MaxOpenConns, cfg.MinIdleConns = 1, 1
+	cfg.AttemptTimeout = 500 * time.Millisecond
+	cfg.Hedge.Delay = 5 * time.Millisecond
+	cfg.Hedge.Budget = BudgetConfig{Ratio: 1, MaxTokens: 1000, MaxConcurrent: 100}
+	cfg.Health.FailureThreshold = 1 << 20 // eu stays preferred however slow
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			_ = s.Close()
+		}
+	}()
+	st := mustPrepare(t, s, qSingle)
+	if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{1}); err != nil {
+		t.Fatal(err)
+	}
+	c.servers[0].Proxy().SetStall(1, 3*time.Second)
+	defer c.servers[0].Proxy().SetStall(0, 0)
+	for i := range 20 {
+		res, err := s.Query(ctxT(t, 5*time.Second), st, []any{i + 1})
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if res.Region != "us" {
+			t.Fatalf("read %d served by %s; the stalled eu cannot answer", i, res.Region)
+		}
+	}
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed = true
+	el := time.Since(start)
+	t.Logf("Close took %v with AttemptTimeout %v", el, cfg.AttemptTimeout)
+	// Slack for a loaded 2-core machine under -race.
+	if el > cfg.AttemptTimeout+time.Second {
+		t.Fatalf("Close took %v; every loser must give up by its AttemptTimeout of %v", el, cfg.AttemptTimeout)
+	}
+	eu := s.servers[0].pool.stats()
+	if eu.inUse != 0 || len(s.servers[0].pool.waiters) != 0 {
+		t.Fatalf("eu pool after Close: %+v, %d waiters", eu, len(s.servers[0].pool.waiters))
+	}
+}
+
+// TestTrickleEndedByTheAttemptDeadline: a server that sends its reply one
+// byte every 100 ms satisfies every per-read socket deadline; the
+// attempt's own deadline still ends the read after AttemptTimeout.
+func TestTrickleEndedByTheAttemptDeadline(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := c.config("eu", "eu")
+	cfg.AttemptTimeout = 400 * time.Millisecond
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{1}); err != nil {
+		t.Fatal(err)
+	}
+	c.servers[0].Proxy().SetTrickle(100 * time.Millisecond)
+	defer c.servers[0].Proxy().SetTrickle(0)
+	start := time.Now()
+	// The reply is well over 100 bytes: trickled, it takes over 10 s.
+	_, err := s.Query(ctxT(t, 30*time.Second), st, []any{2})
+	el := time.Since(start)
+	if err == nil {
+		t.Fatalf("a trickled read succeeded after %v", el)
+	}
+	if !IsRetryable(err) {
+		t.Fatalf("err %v: a timeout is retryable", err)
+	}
+	var re *RegionError
+	if !errors.As(err, &re) || re.Server != "s0" {
+		t.Fatalf("err %v is not s0's RegionError", err)
+	}
+	t.Logf("trickled read ended after %v: %v", el, err)
+	if el > cfg.AttemptTimeout+time.Second {
+		t.Fatalf("trickled read took %v; AttemptTimeout is %v", el, cfg.AttemptTimeout)
+	}
+	if d := s.Stats().Servers[0].Discarded; d == 0 {
+		t.Fatal("the timed-out connection went back to the pool")
+	}
+}
+
+// TestStatementBoundAfter10000Batches: batches of random sizes prepare a
+// few padded forms per statement, and each connection's cache bounds
+// them, so the server's Prepared_stmt_count stays within MaxOpenConns ×
+// MaxStmtsPerConn and matches what Stats reports.
+func TestStatementBoundAfter10000Batches(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := c.config("eu", "eu")
+	cfg.MaxBatchKeys = 64   // forms 1, 2, 4, 8, 16, 32, 64
+	cfg.MaxStmtsPerConn = 5 // fewer than the forms: the cache evicts
+	cfg.MaxOpenConns, cfg.MinIdleConns = 4, 1
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qBatch)
+	const batches, workers = 10000, 4
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for range batches / workers {
+				n := 1 + rng.IntN(100)
+				keys := make([][]any, n)
+				want := map[int64]bool{}
+				for i := range keys {
+					k := 1 + rng.IntN(nRows)
+					keys[i] = []any{k, time.Date(2026, 1, 1+k%28, 0, 0, 0, 0, time.UTC)}
+					want[int64(k)] = true
+				}
+				calls, err := st.Batch(keys)
+				if err != nil {
+					errs <- err
+					return
+				}
+				res, err := s.QueryGroup(ctxT(t, 10*time.Second), calls)
+				if err != nil {
+					errs <- err
+					return
+				}
+				got := map[int64]bool{}
+				for _, r := range res.Rows {
+					for _, v := range r.Values {
+						got[v[0].(int64)] = true
+					}
+				}
+				if len(got) != len(want) {
+					errs <- fmt.Errorf("%d keys (%d distinct) gave %d rows", n, len(want), len(got))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("mysql", c.servers[0].DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var name, value string
+	if err := db.QueryRowContext(ctxT(t, 5*time.Second), "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'").Scan(&name, &value); err != nil {
+		t.Fatal(err)
+	}
+	onServer, err := strconv.Atoi(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := cfg.MaxOpenConns * cfg.MaxStmtsPerConn
+	held := s.Stats().Statements
+	t.Logf("after %d batches: %d statements on the server, %d held by the Store, bound %d", batches, onServer, held, bound)
+	if onServer > bound {
+		t.Fatalf("%d prepared statements on the server; the bound is %d", onServer, bound)
+	}
+	if int64(onServer) != held {
+		t.Fatalf("the server holds %d statements, Stats says %d", onServer, held)
+	}
+}
+
+func TestBatchForm(t *testing.T) {
+	for _, tc := range []struct{ n, limit, want int }{
+		{1, 200, 1}, {2, 200, 2}, {3, 200, 4}, {64, 200, 64}, {65, 200, 128}, {129, 200, 200}, {200, 200, 200}, {5, 4, 4},
+	} {
+		if got := batchForm(tc.n, tc.limit); got != tc.want {
+			t.Errorf("batchForm(%d, %d) = %d, want %d", tc.n, tc.limit, got, tc.want)
+		}
+	}
+}
+
+// TestPerServerErrorsLeaveTheReadToTheLocalServer: an error that is about
+// the hedge target (its credentials, its schema, its limits) fails only
+// that attempt and counts against that server; the local server, slower
+// but healthy, still serves the read.
+func TestPerServerErrorsLeaveTheReadToTheLocalServer(t *testing.T) {
+	// A server started with max_user_connections 0 refuses to set it.
+	c := startClusterOpts(t, 2, mariadbtest.Options{Proxy: true, Args: []string{"--max-user-connections=1000"}})
+	us := c.servers[1]
+	exec := func(t *testing.T, q ...string) {
+		t.Helper()
+		// Not the test's context: cleanups run after it is cancelled.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := us.Exec(ctx, q...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(t,
+		"CREATE USER 'lim'@'%' IDENTIFIED BY 'pw'", "GRANT SELECT ON tandem.* TO 'lim'@'%'",
+		"CREATE USER 'lim1'@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 1", "GRANT SELECT ON tandem.* TO 'lim1'@'%'")
+	// hold keeps one connection of user straight to us (not through the
+	// proxy) for the test's life.
+	hold := func(t *testing.T, user string) {
+		t.Helper()
+		mc := mysql.NewConfig()
+		mc.User, mc.Passwd, mc.Net, mc.Addr = user, "pw", "tcp", us.Addr()
+		conn, err := mysql.NewConnector(mc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(conn)
+		cn, err := db.Conn(ctxT(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cn.Close(); _ = db.Close() })
+	}
+	usAs := func(user, pw, db string) ServerConfig {
+		mc := us.MySQLConfig(db)
+		mc.User, mc.Passwd = user, pw
+		return ServerConfig{Name: "s1", MySQL: mc}
+	}
+	for _, tc := range []struct {
+		code  uint16
+		us    ServerConfig // zero: the default
+		setup func(t *testing.T)
+	}{
+		{1045, usAs("root", "wrong", ""), nil},
+		{1049, usAs("root", "", "nosuchdb"), nil},
+		{1146, ServerConfig{}, func(t *testing.T) {
+			exec(t, "RENAME TABLE tandem.fg_1 TO tandem.fg_1_away")
+			t.Cleanup(func() { exec(t, "RENAME TABLE tandem.fg_1_away TO tandem.fg_1") })
+		}},
+		{1203, usAs("lim", "pw", ""), func(t *testing.T) {
+			exec(t, "SET GLOBAL max_user_connections = 1")
+			t.Cleanup(func() { exec(t, "SET GLOBAL max_user_connections = 1000") })
+			hold(t, "lim")
+		}},
+		{1226, usAs("lim1", "pw", ""), func(t *testing.T) { hold(t, "lim1") }},
+		{1461, ServerConfig{}, func(t *testing.T) {
+			exec(t, "SET GLOBAL max_prepared_stmt_count = 0")
+			t.Cleanup(func() { exec(t, "SET GLOBAL max_prepared_stmt_count = 16382") })
+		}},
+	} {
+		t.Run(strconv.Itoa(int(tc.code)), func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup(t)
+			}
+			cfg := c.config("eu", "eu", "us")
+			if tc.us.MySQL != nil {
+				cfg.Regions[1].Servers[0] = tc.us
+			}
+			cfg.Hedge.Delay = 5 * time.Millisecond
+			cfg.Health.FailureThreshold = 1 // one failure ejects: proves it counted
+			// The stalled eu must not fail by slowness on a loaded machine.
+			cfg.Hedge.SoftMin, cfg.Hedge.SoftMax = 2*time.Second, 2*time.Second
+			s := newStore(t, cfg)
+			st := mustPrepare(t, s, qSingle)
+			if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{1}, Pin("eu")); err != nil {
+				t.Fatal(err)
+			}
+			c.servers[0].Proxy().SetStall(1, 30*time.Millisecond)
+			defer c.servers[0].Proxy().SetStall(0, 0)
+			res, err := s.Query(ctxT(t, 5*time.Second), st, []any{2})
+			if err != nil {
+				t.Fatalf("the read failed: %v", err)
+			}
+			if res.Region != "eu" || res.Attempts != 2 || !res.Hedged {
+				t.Fatalf("result %+v; want eu after a hedge to us (stats %+v)", res, s.Stats())
+			}
+			if n := s.Stats().Servers[1].Ejections; n == 0 {
+				t.Fatalf("us was never ejected; its error %d must count against it", tc.code)
+			}
+			// The error itself is what the test meant to provoke.
+			_, err = s.Query(ctxT(t, 5*time.Second), st, []any{3}, Pin("us"))
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != tc.code {
+				t.Fatalf("a read pinned to us: %v, want error %d", err, tc.code)
+			}
+		})
+	}
+}
+
+// TestErrorClasses: every per-server code fails over (Transient), and
+// statement errors end the read (Fatal). 1129 (host blocked) is only
+// checked here: MariaDB's host cache did not block a loopback client in
+// this harness.
+func TestErrorClasses(t *testing.T) {
+	for _, code := range []uint16{1045, 1049, 1146, 1129, 1203, 1226, 1461, 1040, 2013} {
+		err := &RegionError{Region: "us", Server: "s1", Op: "query", Err: &mysql.MySQLError{Number: code}}
+		if classify(err) != hedge.Transient {
+			t.Errorf("%d is classed as the statement's fault", code)
+		}
+	}
+	for _, code := range []uint16{1064, 1054, 1052, 1142, 1292} {
+		if classify(&mysql.MySQLError{Number: code}) != hedge.Fatal {
+			t.Errorf("%d is not classed as the statement's fault", code)
+		}
+	}
+}
+
+// execUnix runs stmts as root over the server's Unix socket in dir.
+func execUnix(t *testing.T, dir string, stmts ...string) {
+	t.Helper()
+	mc := mysql.NewConfig()
+	mc.User, mc.Net, mc.Addr = "root", "unix", filepath.Join(dir, "sock")
+	conn, err := mysql.NewConnector(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	for _, q := range stmts {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := db.ExecContext(ctx, q)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestNoIOUntilUsed: New dials nothing and starts nothing; Warm fills the
+// pools to MinIdleConns and prepares the known statements; Close after
+// that leaves nothing running (goleak checks the goroutines).
+func TestNoIOUntilUsed(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	cfg.Hedge.Delay = 10 * time.Second // the last read is about locality, not hedging
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	time.Sleep(3 * probeTick) // the old loop warmed every pool on its first tick
+	for i, srv := range c.servers {
+		if n := srv.Proxy().Stats().Accepted; n != 0 {
+			t.Fatalf("server %d accepted %d connections before the Store was used", i, n)
+		}
+	}
+	if s.used.Load() {
+		t.Fatal("the background loop runs before the Store was used")
+	}
+	if err := s.Warm(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ss := range s.Stats().Servers {
+		if ss.Idle < 4 || ss.Statements < 4 {
+			t.Fatalf("%s after Warm: %d idle, %d statements; want MinIdleConns (4) of each", ss.Name, ss.Idle, ss.Statements)
+		}
+	}
+	res, err := s.Query(ctxT(t, 5*time.Second), st, []any{1})
+	if err != nil || res.Region != "eu" {
+		t.Fatalf("res %+v err %v", res, err)
+	}
+}
+
+// TestPoolWaiterHandOff: a connection released while another attempt waits
+// goes to that waiter; a waiter whose deadline passes leaves the queue.
+func TestPoolWaiterHandOff(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := c.config("eu", "eu")
+	cfg.MaxOpenConns = 1
+	s := newStore(t, cfg)
+	p := s.servers[0].pool
+	ctx := ctxT(t, 5*time.Second)
+	a, err := p.acquire(ctx, time.Now().Add(5*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.acquire(ctx, time.Now().Add(30*time.Millisecond), nil); !errors.Is(err, errAcquireTimeout) {
+		t.Fatalf("acquire on an exhausted pool: %v, want errAcquireTimeout", err)
+	}
+	got := make(chan *pconn, 1)
+	go func() {
+		b, err := p.acquire(ctx, time.Now().Add(5*time.Second), nil)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	waitFor(t, 5*time.Second, "the waiter to queue", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.waiters) == 1
+	})
+	p.release(a)
+	b := <-got
+	if b != a {
+		t.Fatal("the waiter did not get the released connection")
+	}
+	stop := make(chan struct{})
+	close(stop)
+	if _, err := p.acquire(ctx, time.Now().Add(5*time.Second), func() <-chan struct{} { return stop }); !errors.Is(err, errInterrupted) {
+		t.Fatalf("interrupted wait: %v", err)
+	}
+	p.release(b)
+	if st := p.stats(); st.open != 1 || st.idle != 1 || st.inUse != 0 || st.opened != 1 {
+		t.Fatalf("pool %+v, want one idle connection", st)
+	}
+}
