@@ -43,13 +43,27 @@ func tally(cur State, known bool, answers []State) (State, error) {
 	case answered == 0:
 		return State{}, ErrAllEndpointsFailed
 	case 2*bestN <= len(answers):
-		return State{}, fmt.Errorf("%w: the most any state got is %d of %d configured endpoints (%d answered: %s); a quorum is %d",
-			ErrNoMajority, bestN, len(answers), answered, describe(answers), len(answers)/2+1)
+		return State{}, &noQuorumError{best: bestN, answered: answered, answers: answers}
 	case known && best.Epoch < cur.Epoch:
 		return State{}, fmt.Errorf("%w: %d < %d", ErrOlderEpoch, best.Epoch, cur.Epoch)
 	}
 	return best, nil
 }
+
+// noQuorumError is tally's ErrNoMajority. Its message is formatted only
+// when asked for: rounds without a quorum can be frequent, and most of
+// their errors are never read.
+type noQuorumError struct {
+	best, answered int
+	answers        []State
+}
+
+func (e *noQuorumError) Error() string {
+	return fmt.Sprintf("%v: the most any state got is %d of %d configured endpoints (%d answered: %s); a quorum is %d",
+		ErrNoMajority, e.best, len(e.answers), e.answered, describe(e.answers), len(e.answers)/2+1)
+}
+
+func (e *noQuorumError) Unwrap() error { return ErrNoMajority }
 
 // view is what a client knows: the state it follows, whether it knows one,
 // and the start of the round that last confirmed it.
