@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -126,4 +127,51 @@ func TestNormalizeMatchesRows(t *testing.T) {
 			t.Fatalf("%s %#v -> %#v does not match row %#v", tc.typ, tc.in, v, tc.row)
 		}
 	}
+}
+
+// FuzzSelectedColumns: statements come from metadata; reading their
+// select list never panics, and a list it reads has no more items than
+// the statement has top-level commas plus one.
+func FuzzSelectedColumns(f *testing.F) {
+	for _, s := range []string{
+		"SELECT `fg0`.`tax` AS `c_tax`, `fg0`.`cc` AS `c_cc`\nFROM `p`.`t` AS `fg0`\nWHERE (`fg0`.`cc`, `fg0`.`tier`) IN ?",
+		"select a, (b, c) as d from t", "SELECT 'x\\'', \"y\"\"\" FROM t", "SELECT /* */ a -- \n FROM t", "SELECT `a``b` FROM",
+		"SELECT * FROM t", "SELECT a) FROM t", "SELECT", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		cols, err := selectedColumns(sql)
+		if err == nil && len(cols) > strings.Count(sql, ",")+1 {
+			t.Fatalf("%q: %d columns from %d commas", sql, len(cols), strings.Count(sql, ","))
+		}
+	})
+}
+
+// FuzzParseJDBC: the storage connector's URL is outside input; parsing
+// never panics, and an error is one of a few fixed messages, so it never
+// quotes the URL (which may carry credentials).
+func FuzzParseJDBC(f *testing.F) {
+	for _, s := range []string{
+		"jdbc:mysql://10.0.0.5:3306/p?useSSL=false", "jdbc:mysql://h/p", "jdbc:mysql://[::1]:1/p", "jdbc:mysql://u:pw@h:1/%zz",
+		"jdbc:", "jdbc:mysql:", "jdbc:mysql://", "jdbc:mysql:opaque",
+	} {
+		f.Add(s, "")
+		f.Add(s, "ext.example")
+	}
+	f.Fuzz(func(t *testing.T, s, ext string) {
+		addr, _, err := parseJDBC(s, ext)
+		if err != nil {
+			switch err.Error() {
+			case "the connection string is not a jdbc: URL", "the connection string is not a jdbc:mysql://host:port/ URL",
+				"the connection string has no host", "the connection string's database has a slash":
+			default:
+				t.Fatalf("error %q is not a fixed message", err)
+			}
+			return
+		}
+		if addr == "" {
+			t.Fatal("no address and no error")
+		}
+	})
 }

@@ -1,0 +1,169 @@
+package featurestore_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemfs/tandem/featurestore"
+	"github.com/tandemfs/tandem/internal/hopsworkstest"
+)
+
+// TestAllowMissing: without AllowMissing, an entry that leaves out a
+// group's key fails (hsfs allow_missing=False); with it, that group is
+// not read, Missing, its features nil, and the rest is read, in a single
+// vector and in a batch. A composite key is still all or nothing.
+func TestAllowMissing(t *testing.T) {
+	e := newEnv(t)
+	c := newClient(t, e.config("eu"))
+	fv := mustView(t, c, viewName, 1)
+	noCountry := map[string]any{"aid": 4}
+	if _, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), noCountry); !errors.Is(err, featurestore.ErrMissingServingKey) {
+		t.Fatalf("without AllowMissing: %v", err)
+	}
+	v, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), noCountry, featurestore.AllowMissing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, cc, _ := account(4)
+	m := v.Map()
+	if v.Groups[0].Status != featurestore.Present || v.Groups[1].Status != featurestore.Missing || v.Complete() {
+		t.Fatalf("groups %+v", v.Groups)
+	}
+	if m["balance"] != b || m["country"] != cc || m["c_tax"] != nil || m["c_src"] != nil {
+		t.Fatalf("vector %v", m)
+	}
+	if _, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), map[string]any{"aid": 4, "c_cc": "SE"}, featurestore.AllowMissing()); !errors.Is(err, featurestore.ErrPartialCompositeKey) {
+		t.Fatalf("partial composite key with AllowMissing: %v", err)
+	}
+
+	batch, err := fv.GetFeatureVectors(ctxT(t, 5*time.Second), []map[string]any{entry(1), noCountry, {"c_cc": "SE", "c_tier": int64(1)}}, featurestore.AllowMissing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkVector(t, &batch.Vectors[0], 1, batch.Region)
+	if g := batch.Vectors[1].Groups; g[0].Status != featurestore.Present || g[1].Status != featurestore.Missing {
+		t.Fatalf("entry 1 groups %+v", g)
+	}
+	if g := batch.Vectors[2].Groups; g[0].Status != featurestore.Missing || g[1].Status != featurestore.Present {
+		t.Fatalf("entry 2 groups %+v", g)
+	}
+	if batch.Missing != 2 || batch.Vectors[2].Map()["c_tax"] != tax("SE", 1) || batch.Vectors[1].Map()["balance"] != b {
+		t.Fatalf("batch missing %d, vectors %v / %v", batch.Missing, batch.Vectors[1].Map(), batch.Vectors[2].Map())
+	}
+	if _, err := fv.GetFeatureVectors(ctxT(t, 5*time.Second), []map[string]any{entry(1), noCountry}); !errors.Is(err, featurestore.ErrMissingServingKey) {
+		t.Fatalf("batch without AllowMissing: %v", err)
+	}
+}
+
+// TestTotalOnlineOutage: with every region's MariaDB down, a lookup fails
+// with an error that matches ErrUnavailable and is retryable; a bad entry
+// is neither.
+func TestTotalOnlineOutage(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config("eu")
+	cfg.Online.AttemptTimeout = time.Second
+	c := newClient(t, cfg)
+	fv := mustView(t, c, viewName, 1)
+	for _, db := range e.db {
+		if err := db.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := fv.GetFeatureVector(ctxT(t, 10*time.Second), entry(1))
+	if !errors.Is(err, featurestore.ErrUnavailable) || !featurestore.IsRetryable(err) {
+		t.Fatalf("total outage: %v (unavailable %v, retryable %v)", err, errors.Is(err, featurestore.ErrUnavailable), featurestore.IsRetryable(err))
+	}
+	if !strings.HasPrefix(err.Error(), "featurestore: ") {
+		t.Fatalf("message %q", err)
+	}
+	_, err = fv.GetFeatureVectors(ctxT(t, 10*time.Second), []map[string]any{entry(1), entry(2)})
+	if !errors.Is(err, featurestore.ErrUnavailable) || !featurestore.IsRetryable(err) {
+		t.Fatalf("batch in a total outage: %v", err)
+	}
+	_, err = fv.GetFeatureVector(ctxT(t, 5*time.Second), map[string]any{"nope": 1})
+	if errors.Is(err, featurestore.ErrUnavailable) || featurestore.IsRetryable(err) {
+		t.Fatalf("a bad entry is retryable: %v", err)
+	}
+}
+
+// TestMaxPlansCapsKnownViews: past MaxPlans views, the least recently
+// used is forgotten (its handle still reads); the others stay known.
+func TestMaxPlansCapsKnownViews(t *testing.T) {
+	e := newEnv(t)
+	for v := 2; v <= 4; v++ {
+		e.store.AddFeatureView(fraudView(viewName, v))
+	}
+	cfg := e.config("eu")
+	cfg.MaxPlans = 2
+	c := newClient(t, cfg)
+	first := mustView(t, c, viewName, 1)
+	for v := 2; v <= 4; v++ {
+		mustView(t, c, viewName, v)
+	}
+	if n := featurestore.KnownViews(c); n != 2 {
+		t.Fatalf("%d known views, want 2", n)
+	}
+	if v, err := first.GetFeatureVector(ctxT(t, 5*time.Second), entry(3)); err != nil {
+		t.Fatal(err)
+	} else {
+		checkVector(t, v, 3, v.Region)
+	}
+	if again := mustView(t, c, viewName, 1); again == first {
+		t.Fatal("a forgotten view came back as the old handle")
+	}
+}
+
+// TestConfigURLRedaction: String, %#v and slog drop the password of a URL
+// whose password holds an '@', and query strings.
+func TestConfigURLRedaction(t *testing.T) {
+	cfg := featurestore.Config{
+		Local: "eu", Project: "p",
+		ACAEndpoints: []string{"https://u:p@ss@judge.example/state", "https://judge2.example/state?token=tok3n"},
+		Regions:      []featurestore.RegionConfig{{ID: "eu", MySQL: []string{"h:3306"}, HopsworksURL: "https://hw.example/api?key=k3y#frag"}},
+	}
+	for _, s := range []string{cfg.String(), fmt.Sprintf("%#v", cfg), fmt.Sprint(cfg.LogValue())} {
+		for _, secret := range []string{"p@ss", "ss@", "tok3n", "token", "k3y", "frag"} {
+			if strings.Contains(s, secret) {
+				t.Fatalf("%q leaks in %s", secret, s)
+			}
+		}
+		if !strings.Contains(s, "judge.example") || !strings.Contains(s, "hw.example/api") {
+			t.Fatalf("hosts gone from %s", s)
+		}
+	}
+}
+
+// TestInsecureHTTPRefused: an API key over an http:// Hopsworks URL is
+// refused unless AllowInsecureHTTP; https, or no key, is fine.
+func TestInsecureHTTPRefused(t *testing.T) {
+	cfg := func(url, key string, insecure bool) featurestore.Config {
+		return featurestore.Config{Local: "eu", Project: "p", APIKey: key, AllowInsecureHTTP: insecure,
+			Regions: []featurestore.RegionConfig{{ID: "eu", MySQL: []string{"127.0.0.1:1"}, HopsworksURL: url}}}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  featurestore.Config
+		ok   bool
+	}{
+		{"http with key", cfg("http://hw.example/api", hopsworkstest.DefaultAPIKey, false), false},
+		{"HTTP upper case", cfg("HTTP://hw.example/api", "k", false), false},
+		{"http with key, insecure allowed", cfg("http://127.0.0.1:1/api", "k", true), true},
+		{"https with key", cfg("https://hw.example/api", "k", false), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := featurestore.New(tc.cfg)
+			if c != nil {
+				_ = c.Close()
+			}
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, featurestore.ErrInvalidConfig)) {
+				t.Fatalf("got %v", err)
+			}
+			if err != nil && strings.Contains(err.Error(), "k") && strings.Contains(err.Error(), hopsworkstest.DefaultAPIKey) {
+				t.Fatalf("the key leaks: %v", err)
+			}
+		})
+	}
+}
