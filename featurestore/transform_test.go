@@ -96,9 +96,10 @@ func TestTransformedVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []any{int64(10), "eu", "eu", 0.01, true, false, false, false, 1.1, 2.0}
-	if !reflect.DeepEqual(v.Names, tfNames) || !approxEqual(v.Values, want) {
-		t.Fatalf("got %v = %v\nwant %v = %v", v.Names, v.Values, tfNames, want)
+	// src and c_src hold the region that served the row (a hedge may win).
+	want := func(r any) []any { return []any{int64(10), r, r, 0.01, true, false, false, false, 1.1, 2.0} }
+	if !reflect.DeepEqual(v.Names, tfNames) || !approxEqual(v.Values, want(string(v.Region))) {
+		t.Fatalf("got %v = %v\nwant %v = %v", v.Names, v.Values, tfNames, want(string(v.Region)))
 	}
 
 	// Transform(false): the raw order with the on-demand feature (hsfs transform=False).
@@ -108,7 +109,7 @@ func TestTransformedVector(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w := append(append([]string(nil), wantNames...), "spend_ratio"); !reflect.DeepEqual(v.Names, w) ||
-		!approxEqual(v.Values, []any{15.0, 0.31, int64(10), "eu", "DE", "eu", 2.0}) {
+		!approxEqual(v.Values, []any{15.0, 0.31, int64(10), string(v.Region), "DE", string(v.Region), 2.0}) {
 		t.Fatalf("raw: %v = %v", v.Names, v.Values)
 	}
 
@@ -119,7 +120,7 @@ func TestTransformedVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !approxEqual(v.Values, []any{int64(10), "eu", "eu", 0.1, true, false, false, false, 1.1, -1.6}) {
+	if r := string(v.Region); !approxEqual(v.Values, []any{int64(10), r, r, 0.1, true, false, false, false, 1.1, -1.6}) {
 		t.Fatalf("passed: %v", v.Values)
 	}
 
@@ -141,10 +142,10 @@ func TestTransformedVector(t *testing.T) {
 	if !reflect.DeepEqual(b.Names, tfNames) || !reflect.DeepEqual(b.Vectors[1].Names, tfNames) {
 		t.Fatalf("batch names %v", b.Names)
 	}
-	if !approxEqual(b.Vectors[0].Values, want) {
+	if !approxEqual(b.Vectors[0].Values, want(string(b.Region))) {
 		t.Fatalf("batch 0: %v", b.Vectors[0].Values)
 	}
-	if w := []any{int64(11), nil, "eu", 0.011, false, true, false, false, nil, 2.0}; !approxEqual(b.Vectors[1].Values, w) {
+	if w := []any{int64(11), nil, string(b.Region), 0.011, false, true, false, false, nil, 2.0}; !approxEqual(b.Vectors[1].Values, w) {
 		t.Fatalf("batch 1: %v, want %v", b.Vectors[1].Values, w)
 	}
 	_, err = fv.GetFeatureVectors(ctxT(t, 5*time.Second), []map[string]any{entry(10), entry(11)},
@@ -163,7 +164,7 @@ func TestTransformedVector(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err = fv2.GetFeatureVector(ctxT(t, 5*time.Second), entry(10), featurestore.WithRequestParameters(map[string]any{"amount": 30.0}))
-	if err != nil || !approxEqual(v.Values, want) {
+	if err != nil || !approxEqual(v.Values, want(string(v.Region))) {
 		t.Fatalf("metadata down: %v %v", v, err)
 	}
 }
