@@ -140,6 +140,8 @@ type interruptor struct {
 	fired  bool
 	conns  []*pconn
 	done   chan struct{} // made by the first wait
+	// connBuf backs conns for the usual one or two calls of a read.
+	connBuf [2]*pconn
 }
 
 // closedCh is a channel that is always closed.

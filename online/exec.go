@@ -66,11 +66,9 @@ func (pc *pconn) query(ctx context.Context, c Call) (*Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf [8]driver.NamedValue
-	args := buf[:0]
-	if len(c.Args) > len(buf) {
-		args = make([]driver.NamedValue, 0, len(c.Args))
-	}
+	// The connection's own buffer: only its holder uses it, and the driver
+	// has written the arguments out when QueryContext returns.
+	args := pc.args[:0]
 	for i, a := range c.Args {
 		args = append(args, driver.NamedValue{Ordinal: i + 1, Value: a})
 		if err := checkArg(pc.checker, &args[i]); err != nil {
@@ -82,10 +80,11 @@ func (pc *pconn) query(ctx context.Context, c Call) (*Rows, error) {
 		return nil, fmt.Errorf("online: driver statement %T cannot query with a context", ds)
 	}
 	rows, err := qs.QueryContext(ctx, args)
+	pc.args = args[:0]
 	if err != nil {
 		return nil, err
 	}
-	out, err := decodeDriver(rows, c.Stmt)
+	out, err := decodeDriver(rows, c.Stmt, &pc.dest)
 	if cerr := rows.Close(); err == nil {
 		err = cerr
 	}
@@ -136,7 +135,7 @@ func planForDriver(rows driver.Rows) *decodePlan {
 // decodeDriver reads every row. The driver's []byte values point into its
 // read buffer, valid until the next row, so they are copied (as
 // database/sql does when it scans into an any).
-func decodeDriver(rows driver.Rows, st *Stmt) (*Rows, error) {
+func decodeDriver(rows driver.Rows, st *Stmt, destBuf *[]driver.Value) (*Rows, error) {
 	p := st.plan.Load()
 	if p == nil {
 		p = planForDriver(rows)
@@ -151,13 +150,11 @@ func decodeDriver(rows driver.Rows, st *Stmt) (*Rows, error) {
 		st.plan.Store(p)
 	}
 	out := &Rows{Columns: p.cols}
-	var buf [16]driver.Value
-	dest := buf[:0]
-	if n > len(buf) {
-		dest = make([]driver.Value, n)
-	} else {
-		dest = buf[:n]
+	if cap(*destBuf) < n {
+		*destBuf = make([]driver.Value, n)
 	}
+	dest := (*destBuf)[:n]
+	defer clear(dest) // keep no values alive between reads
 	for {
 		err := rows.Next(dest)
 		if err == io.EOF {

@@ -230,6 +230,9 @@ func TestNoInline(t *testing.T) {
 func TestUnsupportedArgumentType(t *testing.T) {
 	c := startCluster(t, 2)
 	cfg := c.config("eu", "eu", "us")
+	// The first read dials (nothing is warmed before use); on a loaded
+	// machine a hedge could reach us first and answer with the same error.
+	cfg.Hedge.Delay = 10 * time.Second
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qSingle)
 	for _, arg := range []any{struct{ A int }{1}, map[string]int{"a": 1}, make(chan int), []int{1}} {

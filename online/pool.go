@@ -69,6 +69,10 @@ type pconn struct {
 	created time.Time
 	idleAt  time.Time
 	stmts   stmtCache
+	// args and dest are buffers for one call's arguments and one row,
+	// reused by whoever holds the connection.
+	args []driver.NamedValue
+	dest []driver.Value
 }
 
 // interrupt stops the connection's I/O at once, a blocked read included;

@@ -86,8 +86,8 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 		}
 	}
 	var o callOpts
-	for _, opt := range opts {
-		opt(&o)
+	if len(opts) > 0 {
+		o = applyOpts(opts)
 	}
 	if o.pin != "" {
 		id, err := region.ParseID(string(o.pin))
@@ -97,39 +97,72 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 		o.pin = id
 	}
 	start := time.Now()
-	var buf [4]*region.Server
-	plan := s.topo.Plan(o.pin, buf[:0])
+	// One allocation holds the read's state: the plan, the interruptor
+	// and the hedge engine's view of it (hedge.Runner).
+	r := &read{s: s, calls: calls}
+	r.plan = s.topo.Plan(o.pin, r.buf[:0])
 	ctx, span := s.tel.start(ctx, len(calls))
 	noHedge := o.noHedge || s.cfg.Hedge.Disabled
-	first := s.servers[plan[0].Index]
-	hp := hedge.Plan[[]*Rows]{Targets: len(plan), Classify: classify}
-	var ir *interruptor
-	if !noHedge {
-		hp.Delay = func(i int) time.Duration { return s.gap(first, plan, i) }
-		// A server that is rarely hedged reads on the caller's goroutine
-		// (see conn.go).
-		if len(plan) > 1 && first.inline.Load() {
-			ir = &interruptor{caller: ctx}
-			hp.Inline, hp.Interrupt = true, ir.fire
-		}
-	}
-	hp.Attempt = func(actx context.Context, i int) ([]*Rows, error) {
-		if i == 0 {
-			return s.attempt(actx, first, calls, ir)
-		}
-		return s.attempt(actx, s.servers[plan[i].Index], calls, nil)
+	r.first = s.servers[r.plan[0].Index]
+	hp := hedge.Plan[[]*Rows]{Targets: len(r.plan), Classify: classify, Runner: r, NoDelay: noHedge}
+	// A server that is rarely hedged reads on the caller's goroutine (see
+	// conn.go).
+	if !noHedge && len(r.plan) > 1 && r.first.inline.Load() {
+		r.ir = &r.irBuf
+		r.ir.caller = ctx
+		r.ir.conns = r.ir.connBuf[:0]
+		hp.Inline = true
 	}
 	rows, out, err := hedge.Do(ctx, s.engine, hp)
 	res := &Result{Rows: rows, Hedged: out.Hedged(), Attempts: out.Launched, Attempt: out.Winner,
 		Suppressed: out.Suppressed, Latency: time.Since(start)}
 	if out.Winner >= 0 {
-		res.Region, res.Server = plan[out.Winner].Region, plan[out.Winner].Name
+		res.Region, res.Server = r.plan[out.Winner].Region, r.plan[out.Winner].Name
 	}
 	s.tel.finish(ctx, span, res, out, err)
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+func applyOpts(opts []CallOption) callOpts {
+	var o callOpts
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// read is one QueryGroup's state; it is the hedge engine's Runner.
+type read struct {
+	s     *Store
+	calls []Call
+	first *server
+	plan  []*region.Server
+	buf   [4]*region.Server
+	ir    *interruptor // set when attempt 0 runs inline
+	irBuf interruptor
+	soft  [2]softWatch // the first two attempts'
+}
+
+func (r *read) Attempt(ctx context.Context, i int) ([]*Rows, error) {
+	var w *softWatch
+	if i < len(r.soft) {
+		w = &r.soft[i]
+	}
+	if i == 0 {
+		return r.s.attempt(ctx, r.first, r.calls, r.ir, w)
+	}
+	return r.s.attempt(ctx, r.s.servers[r.plan[i].Index], r.calls, nil, w)
+}
+
+func (r *read) Delay(i int) time.Duration { return r.s.gap(r.first, r.plan, i) }
+
+func (r *read) Interrupt() {
+	if r.ir != nil {
+		r.ir.fire()
+	}
 }
 
 // gap is how long after attempt i-1 started attempt i is hedged. An
@@ -162,7 +195,7 @@ func (s *Store) gap(first *server, plan []*region.Server, i int) time.Duration {
 // ir, if set, can interrupt the attempt (it runs on the caller's
 // goroutine); an interrupted attempt is a loser the Store cut short, not
 // a failure of the server.
-func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *interruptor) ([]*Rows, error) {
+func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *interruptor, soft *softWatch) ([]*Rows, error) {
 	h := srv.rs.Health
 	h.Begin()
 	defer h.End()
@@ -170,7 +203,10 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 	// The whole attempt, a wait for a connection included, ends by this
 	// deadline, however the server paces its bytes.
 	deadline := start.Add(s.cfg.AttemptTimeout)
-	soft := &softWatch{s: s, srv: srv}
+	if soft == nil {
+		soft = &softWatch{}
+	}
+	soft.s, soft.srv = s, srv
 	t := s.engine.AfterFunc(time.Duration(srv.softNs.Load()), softFire, soft, 0)
 	rows, err := s.runCalls(ctx, srv, calls, ir, deadline)
 	t.Stop()

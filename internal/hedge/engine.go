@@ -124,6 +124,47 @@ type Plan[T any] struct {
 	// Interrupt stops the inline attempt 0; see Inline. It may be called
 	// from any goroutine, also after attempt 0 returned.
 	Interrupt func()
+	// Runner, if set, stands for Attempt, Delay and Interrupt: one value
+	// for the whole request, so a caller allocates one state for it rather
+	// than a closure per function.
+	Runner Runner[T]
+	// NoDelay, with Runner, sends no hedge on a timer, as a nil Delay
+	// does: targets are tried one after the other, after errors only.
+	NoDelay bool
+}
+
+// Runner runs the attempts of one request; see [Plan.Runner]. Its
+// methods mean what Plan's functions of the same names mean.
+type Runner[T any] interface {
+	Attempt(ctx context.Context, i int) (T, error)
+	Delay(i int) time.Duration
+	Interrupt()
+}
+
+func (p *Plan[T]) attempt(ctx context.Context, i int) (T, error) {
+	if p.Runner != nil {
+		return p.Runner.Attempt(ctx, i)
+	}
+	return p.Attempt(ctx, i)
+}
+
+func (p *Plan[T]) hasDelay() bool { return (p.Runner != nil && !p.NoDelay) || p.Delay != nil }
+
+func (p *Plan[T]) delay(i int) time.Duration {
+	if p.Runner != nil {
+		return p.Runner.Delay(i)
+	}
+	return p.Delay(i)
+}
+
+func (p *Plan[T]) canInterrupt() bool { return p.Runner != nil || p.Interrupt != nil }
+
+func (p *Plan[T]) interrupt() {
+	if p.Runner != nil {
+		p.Runner.Interrupt()
+		return
+	}
+	p.Interrupt()
 }
 
 // maxBudgetRetries is how many times a hedge the budget refused is asked
@@ -163,7 +204,7 @@ func Do[T any](ctx context.Context, e *Engine, p Plan[T]) (T, Outcome, error) {
 		defer cancelAll()
 	}
 
-	if p.Delay == nil || p.Targets == 1 {
+	if !p.hasDelay() || p.Targets == 1 {
 		return doInline(ctx, e, p, actx, deadline)
 	}
 	return runRace(ctx, e, &p, actx, deadline, cancelAll)
@@ -190,7 +231,7 @@ func doInline[T any](ctx context.Context, e *Engine, p Plan[T], actx context.Con
 			c, cancel = context.WithDeadline(ctx, deadline)
 		}
 		start := time.Now()
-		v, err := p.Attempt(c, i)
+		v, err := p.attempt(c, i)
 		if cancel != nil {
 			cancel()
 		}

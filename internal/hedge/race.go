@@ -37,7 +37,7 @@ type race[T any] struct {
 
 func runRace[T any](ctx context.Context, e *Engine, p *Plan[T], actx context.Context, deadline time.Time, cancelAll context.CancelFunc) (T, Outcome, error) {
 	r := &race[T]{e: e, p: p, actx: actx, deadline: deadline, out: Outcome{Winner: -1}, fin: make(chan struct{})}
-	inline := p.Inline && p.Interrupt != nil
+	inline := p.Inline && p.canInterrupt()
 	r.mu.Lock()
 	// The hedge timer is armed before the first attempt asks the pool for
 	// a connection, so a slow dial or a drained pool is hedged too.
@@ -56,7 +56,7 @@ func runRace[T any](ctx context.Context, e *Engine, p *Plan[T], actx context.Con
 		// context that cannot be cancelled.
 		var stop func() bool
 		if ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, p.Interrupt)
+			stop = context.AfterFunc(ctx, p.interrupt)
 		}
 		v, err := r.attempt(0)
 		if stop != nil {
@@ -92,7 +92,7 @@ func (r *race[T]) attempt(i int) (T, error) {
 		c, cancel = context.WithDeadline(r.actx, r.deadline)
 	}
 	start := time.Now()
-	v, err := r.p.Attempt(c, i)
+	v, err := r.p.attempt(c, i)
 	if cancel != nil {
 		cancel()
 	}
@@ -180,17 +180,17 @@ func (r *race[T]) decide(i int, v T, err error) {
 	r.v, r.err = v, err
 	r.stopTimer()
 	if r.inline0 && i != 0 {
-		r.p.Interrupt()
+		r.p.interrupt()
 	}
 	close(r.fin)
 }
 
 // arm starts the hedge timer for target r.next. r.mu is held.
 func (r *race[T]) arm() {
-	if r.next >= r.p.Targets || r.p.Delay == nil {
+	if r.next >= r.p.Targets || !r.p.hasDelay() {
 		return
 	}
-	d := r.p.Delay(r.next)
+	d := r.p.delay(r.next)
 	if d < 0 {
 		return
 	}
