@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/tandemfs/tandem/internal/flighttest"
 	"github.com/tandemfs/tandem/offline"
-	"github.com/tandemfs/tandem/region"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -72,8 +71,8 @@ func BenchmarkReadBatch(b *testing.B) {
 	}
 
 	queries := flighttest.SignedQueries(signer)
-	client, err := offline.New(offline.Config{Endpoints: map[region.ID]offline.Endpoint{eu: {Addr: srv.Addr(), Insecure: true}}},
-		offline.WithActiveSource(flighttest.NewArbiter(eu, us)), offline.WithQuerySource(queries))
+	client, err := offline.New(offline.Config{Regions: []offline.Region{{ID: eu, Addr: srv.Addr(), Insecure: true}}},
+		flighttest.NewArbiter(eu, us), offline.WithQuerySource(queries))
 	if err != nil {
 		b.Fatal(err)
 	}

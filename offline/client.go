@@ -5,16 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/region"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 )
 
 // SignatureHeader is the gRPC metadata key that carries a batch query's
@@ -27,7 +29,7 @@ const SignatureHeader = "hopsworks-signature"
 // first call that needs it, and keeps it; [Client.Close] closes them.
 type Client struct {
 	cfg      Config
-	creds    map[region.ID]credentials.TransportCredentials
+	regions  []regionSetup
 	active   ActiveSource
 	queries  QuerySource
 	tel      *telemetry
@@ -46,25 +48,32 @@ type Client struct {
 }
 
 type regionConn struct {
-	addr string
-	cc   *grpc.ClientConn
-	fc   flight.Client
+	region region.ID
+	addr   string
+	cc     *grpc.ClientConn
+	fc     flight.Client
+	certs  []byte // the certificates JSON; nil without stores
+
+	certMu  sync.Mutex // serialises prepareCerts
+	mode    certMode   // under certMu
+	version string     // get-version's answer, under certMu
 }
 
-// New validates cfg and the options and returns a Client. It does no I/O
-// beyond reading Endpoint.CAFile: connections are made on first use.
-// WithActiveSource is required.
-func New(cfg Config, opts ...Option) (*Client, error) {
+// New validates cfg and the options and returns a Client that routes every
+// call by active, normally the *aca.Client. It does no I/O beyond reading
+// the files that cfg's Certificates name: connections are made on first
+// use.
+func New(cfg Config, active ActiveSource, opts ...Option) (*Client, error) {
 	var o options
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
 		}
 	}
-	if o.active == nil {
-		return nil, fmt.Errorf("%w: WithActiveSource is required: the client must know which region is active", ErrInvalidConfig)
+	if active == nil {
+		return nil, fmt.Errorf("%w: the ActiveSource is nil: the client must know which region is active", ErrInvalidConfig)
 	}
-	ncfg, creds, err := cfg.normalize()
+	ncfg, setups, err := cfg.normalize()
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +95,8 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		cfg:      ncfg,
-		creds:    creds,
-		active:   o.active,
+		regions:  setups,
+		active:   active,
 		queries:  o.queries,
 		tel:      tel,
 		log:      o.logger,
@@ -156,32 +165,45 @@ func (c *Client) conn(r region.ID) (*regionConn, error) {
 	if rc := c.conns[r]; rc != nil {
 		return rc, nil
 	}
-	ep, ok := c.cfg.Endpoints[r]
-	if !ok {
-		return nil, fmt.Errorf("%w %q: add it to Config.Endpoints", ErrNoEndpoint, r)
+	i := slices.IndexFunc(c.regions, func(s regionSetup) bool { return s.ID == r })
+	if i < 0 {
+		return nil, fmt.Errorf("%w %q: add it to Config.Regions", ErrNoEndpoint, r)
 	}
+	su := c.regions[i]
 	opts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(c.creds[r]),
+		grpc.WithTransportCredentials(su.creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(c.cfg.MaxRecvMsgSize)),
 	}, c.dialOpts...)
-	cc, err := grpc.NewClient(ep.Addr, opts...)
+	cc, err := grpc.NewClient(su.Addr, opts...)
 	if err != nil {
-		return nil, &RegionError{Region: r, Op: "connect", Err: err, kinds: []error{ErrInvalidConfig}}
+		return nil, &RegionError{Region: r, Op: "connect", Err: withKind(ErrInvalidConfig, err)}
 	}
-	rc := &regionConn{addr: ep.Addr, cc: cc, fc: flight.NewClientFromConn(cc, nil)}
+	rc := &regionConn{region: r, addr: su.Addr, cc: cc, fc: flight.NewClientFromConn(cc, nil), certs: su.certs}
 	c.conns[r] = rc
 	return rc, nil
 }
 
 // activeRegion returns the region the ACA says is active, waiting for one
-// if wait is set.
+// if wait is set. It refuses a state older than Config.MaxStateAge.
 func (c *Client) activeRegion(ctx context.Context, wait bool) (region.ID, error) {
-	if st, ok := c.active.Current(); ok && st.Active != "" {
-		return normID(st.Active), nil
+	st, ok := c.active.Current()
+	if !ok || st.Active == "" {
+		if !wait {
+			return "", fmt.Errorf("offline: %w: refusing to guess; pass WaitForActive(true) to wait for the ACA", aca.ErrNoActiveRegion)
+		}
+		var err error
+		if st, err = c.waitActive(ctx); err != nil {
+			return "", err
+		}
 	}
-	if !wait {
-		return "", fmt.Errorf("offline: %w: refusing to guess; pass WaitForActive(true) to wait for the ACA", ErrNoActiveRegion)
+	if age := c.active.Staleness(); age > c.cfg.MaxStateAge {
+		return "", fmt.Errorf("offline: %w: the ACA last confirmed region %q as active %v ago, more than Config.MaxStateAge (%v); refusing to trust it until the ACA answers again",
+			aca.ErrStale, normID(st.Active), age.Round(time.Millisecond), c.cfg.MaxStateAge)
 	}
+	return normID(st.Active), nil
+}
+
+func (c *Client) waitActive(ctx context.Context) (aca.State, error) {
 	// Close must end the wait too.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -190,17 +212,17 @@ func (c *Client) activeRegion(ctx context.Context, wait bool) (region.ID, error)
 	st, err := c.active.WaitReady(ctx)
 	if err != nil {
 		if c.isClosed() {
-			return "", ErrClosed
+			return aca.State{}, ErrClosed
 		}
-		if errors.Is(err, ErrNoActiveRegion) {
-			return "", fmt.Errorf("offline: %w", err)
+		if errors.Is(err, aca.ErrNoActiveRegion) {
+			return aca.State{}, fmt.Errorf("offline: %w", err)
 		}
-		return "", fmt.Errorf("offline: %w: %w", ErrNoActiveRegion, err)
+		return aca.State{}, fmt.Errorf("offline: %w: %w", aca.ErrNoActiveRegion, err)
 	}
 	if st.Active == "" {
-		return "", fmt.Errorf("offline: %w", ErrNoActiveRegion)
+		return aca.State{}, fmt.Errorf("offline: %w", aca.ErrNoActiveRegion)
 	}
-	return normID(st.Active), nil
+	return st, nil
 }
 
 func normID(id region.ID) region.ID { return region.ID(strings.ToLower(strings.TrimSpace(string(id)))) }
@@ -213,19 +235,20 @@ func (c *Client) regionErr(ctx context.Context, r region.ID, op string, err erro
 		return &RegionError{Region: r, Op: op, Err: fmt.Errorf("%w: %w", cerr, err)}
 	}
 	if c.isClosed() {
-		return &RegionError{Region: r, Op: op, Err: err, kinds: []error{ErrClosed}}
+		return &RegionError{Region: r, Op: op, Err: withKind(ErrClosed, err)}
 	}
 	if st, ok := c.active.Current(); !ok || !normID(st.Active).Equal(r) {
 		return &FlipError{From: r, To: normID(st.Active), Op: op, Err: err}
 	}
-	return &RegionError{Region: r, Op: op, Err: err, kinds: []error{kindOf(err)}}
+	return &RegionError{Region: r, Op: op, Err: withKind(kindOf(err), err)}
 }
 
 // Healthcheck runs the query service's healthcheck action in the active
 // region, bounded by Config.HealthcheckTimeout. It does not retry: it
 // reports. Errors from the query service wrap [ErrUnhealthy] as well as
 // the sentinel of their status; with no active region known it fails with
-// [ErrNoActiveRegion] and calls nothing.
+// an error wrapping aca.ErrNoActiveRegion, and with a state older than
+// Config.MaxStateAge with one wrapping aca.ErrStale, and calls nothing.
 func (c *Client) Healthcheck(ctx context.Context) (err error) {
 	if c.isClosed() {
 		return ErrClosed
@@ -243,16 +266,24 @@ func (c *Client) Healthcheck(ctx context.Context) (err error) {
 	o.setRegion(r, rc.addr)
 	hctx, cancel := context.WithTimeout(ctx, c.cfg.HealthcheckTimeout)
 	defer cancel()
-	stream, err := rc.fc.DoAction(hctx, &flight.Action{Type: "healthcheck"})
+	stream, err := rc.fc.DoAction(hctx, &flight.Action{Type: actionHealthcheck})
 	if err == nil {
 		err = flight.ReadUntilEOF(stream)
 	}
 	if err != nil {
 		err = c.regionErr(ctx, r, "healthcheck", err)
 		if re, ok := errors.AsType[*RegionError](err); ok && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
-			re.kinds = append(re.kinds, ErrUnhealthy)
+			re.Err = withKind(ErrUnhealthy, re.Err)
 		}
 		return err
 	}
 	return nil
+}
+
+// headerMode reports whether the connection's query service takes the
+// certificates in the x-certificates-json header.
+func (rc *regionConn) headerMode() bool {
+	rc.certMu.Lock()
+	defer rc.certMu.Unlock()
+	return rc.mode == certsHeader
 }

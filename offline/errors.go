@@ -3,9 +3,7 @@ package offline
 import (
 	"errors"
 	"fmt"
-	"slices"
 
-	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/region"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -18,14 +16,8 @@ var (
 	// and by a [Reader] whose Client was closed under it.
 	ErrClosed = errors.New("offline: client is closed")
 
-	// ErrNoActiveRegion reports that the ACA knows no active region. The
-	// client refuses rather than guess (DESIGN.md §5); pass
-	// [WaitForActive](true) to wait instead, bounded by ctx. It is
-	// aca.ErrNoActiveRegion, so callers may test for either name.
-	ErrNoActiveRegion = aca.ErrNoActiveRegion
-
-	// ErrNoEndpoint reports that the active region has no entry in
-	// [Config.Endpoints].
+	// ErrNoEndpoint reports that the active region is not in
+	// [Config.Regions].
 	ErrNoEndpoint = errors.New("offline: no query service endpoint for the active region")
 
 	// ErrRegionChanged reports a read that a flip of the active region
@@ -79,48 +71,53 @@ var (
 )
 
 // RegionError is the failure of one operation against one region's query
-// service or metadata. The gRPC status, if any, stays reachable:
-// status.FromError(err) and status.Code(err) see it through the wrap.
-//
-// A RegionError matches (errors.Is) the sentinel its cause maps to:
-// [ErrNotFound], [ErrUnauthorized], [ErrBadQuery], [ErrUnavailable],
-// [ErrTimeout], [ErrServer], [ErrBatchQuery] or [ErrClosed].
+// service or metadata. Err wraps the sentinel the failure maps to
+// ([ErrNotFound], [ErrUnauthorized], [ErrBadQuery], [ErrUnavailable],
+// [ErrTimeout], [ErrServer], [ErrBatchQuery], [ErrUnhealthy] or
+// [ErrClosed]) and its cause, so errors.Is sees both through Unwrap. The
+// gRPC status, if any, stays reachable: status.FromError(err) and
+// status.Code(err) see it through the wrap.
 type RegionError struct {
 	Region region.ID
-	// Op is "healthcheck", "batch query", "GetFlightInfo" or "DoGet".
+	// Op is "healthcheck", "batch query", "certificates",
+	// "GetFlightInfo", "DoGet" or "connect".
 	Op  string
 	Err error
-
-	kinds []error
 }
 
 func (e *RegionError) Error() string {
-	var h string
-	if len(e.kinds) > 0 {
-		h = hint(e.kinds[0])
-	}
-	return fmt.Sprintf("offline: %s in region %q: %v%s", e.Op, e.Region, e.Err, h)
+	return fmt.Sprintf("offline: %s in region %q: %v%s", e.Op, e.Region, e.Err, hint(e.Err))
 }
 
-// Unwrap returns the cause.
+// Unwrap returns Err.
 func (e *RegionError) Unwrap() error { return e.Err }
 
-// Is reports whether target is a sentinel e's cause maps to.
-func (e *RegionError) Is(target error) bool {
-	return target != nil && slices.Contains(e.kinds, target)
+// kinded is a cause that also matches the sentinel it maps to; its message
+// is the cause's, so the sentinel's text does not repeat in every error.
+type kinded struct{ kind, cause error }
+
+func (k *kinded) Error() string   { return k.cause.Error() }
+func (k *kinded) Unwrap() []error { return []error{k.kind, k.cause} }
+
+// withKind makes cause match kind too; a nil kind leaves it as it is.
+func withKind(kind, cause error) error {
+	if kind == nil {
+		return cause
+	}
+	return &kinded{kind: kind, cause: cause}
 }
 
-func hint(kind error) string {
-	switch kind {
-	case ErrUnauthorized:
-		return " (the signature is issued per region and per query: fetch a fresh batch query from the active region, and check the client certificate)"
-	case ErrNotFound:
+func hint(err error) string {
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return " (the signature is issued per region and per query: fetch a fresh batch query from the active region; for a training dataset, check Region.Certificates)"
+	case errors.Is(err, ErrNotFound):
 		return " (check the feature view name and version, or the training dataset path)"
-	case ErrUnavailable:
+	case errors.Is(err, ErrUnavailable):
 		return " (the query service may be restarting or failing over; the read is retryable)"
-	case ErrTimeout:
+	case errors.Is(err, ErrTimeout):
 		return " (raise Config.InfoTimeout or Config.ReadTimeout if the query is just slow)"
-	case ErrBadQuery:
+	case errors.Is(err, ErrBadQuery):
 		return " (the batch query is not one the query service accepts; check the metadata service)"
 	}
 	return ""
@@ -178,6 +175,10 @@ func kindOf(err error) error {
 	switch se.GRPCStatus().Code() {
 	case codes.OK, codes.Canceled:
 		return nil
+	case codes.Unknown:
+		if needsRegistration(err) {
+			return ErrUnauthorized
+		}
 	case codes.NotFound:
 		return ErrNotFound
 	case codes.PermissionDenied, codes.Unauthenticated:

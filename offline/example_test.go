@@ -21,7 +21,7 @@ import (
 func Example() {
 	signer := flighttest.NewSigner([]byte("secret"))
 	servers := map[region.ID]*flighttest.Server{}
-	endpoints := map[region.ID]offline.Endpoint{}
+	var regions []offline.Region
 	// A day of hourly sales.
 	day := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
 	schema := arrow.NewSchema([]arrow.Field{
@@ -45,7 +45,7 @@ func Example() {
 			log.Fatal(err)
 		}
 		servers[r] = s
-		endpoints[r] = offline.Endpoint{Addr: s.Addr(), Insecure: true}
+		regions = append(regions, offline.Region{ID: r, Addr: s.Addr(), Insecure: true})
 	}
 	for _, r := range recs {
 		r.Release()
@@ -53,8 +53,7 @@ func Example() {
 	servers["us"].SetReady(false)
 	acaClient := flighttest.NewArbiter("eu", "us")
 
-	client, err := offline.New(offline.Config{Endpoints: endpoints},
-		offline.WithActiveSource(acaClient),
+	client, err := offline.New(offline.Config{Regions: regions}, acaClient,
 		offline.WithQuerySource(flighttest.SignedQueries(signer)))
 	if err != nil {
 		log.Fatal(err)

@@ -2,6 +2,7 @@ package offline_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -55,6 +56,18 @@ func testRecords(mem memory.Allocator) []arrow.RecordBatch {
 	return recs
 }
 
+// testCerts are the project's stores the test query services accept.
+var testCerts = offline.Certificates{KeyStore: []byte("jks key store \x00\xfe"), TrustStore: []byte("jks trust store"), Password: "pässwörd"}
+
+const testServerVersion = "4.1.0-test"
+
+func checkTestCerts(c flighttest.Certificates) error {
+	if !c.Equal(flighttest.Certificates{KeyStore: testCerts.KeyStore, TrustStore: testCerts.TrustStore, Password: testCerts.Password}) {
+		return errors.New("not the project's certificates")
+	}
+	return nil
+}
+
 func ctxT(t testing.TB, d time.Duration) context.Context { return testutil.Context(t, d) }
 
 // queryLog is a QuerySource that records which region each batch query
@@ -86,6 +99,7 @@ func (p pollOnly) Current() (aca.State, bool) { return p.a.Current() }
 func (p pollOnly) WaitReady(ctx context.Context) (aca.State, error) {
 	return p.a.WaitReady(ctx)
 }
+func (p pollOnly) Staleness() time.Duration { return p.a.Staleness() }
 
 // env is two regions, eu active and us standby, each with its own query
 // service serving the same feature view, and a client over both.
@@ -101,9 +115,12 @@ type env struct {
 
 type envOpts struct {
 	pollOnly bool
-	queries  offline.QuerySource // replaces the signing source
-	cfg      func(*offline.Config)
-	opts     []offline.Option
+	// legacy makes the query services older ones without get-version,
+	// which want the certificates registered.
+	legacy  bool
+	queries offline.QuerySource // replaces the signing source
+	cfg     func(*offline.Config)
+	opts    []offline.Option
 }
 
 func newEnv(t *testing.T, eo envOpts) *env {
@@ -123,14 +140,17 @@ func newEnv(t *testing.T, eo envOpts) *env {
 		}
 	}()
 	cfg := offline.Config{
-		Endpoints:          map[region.ID]offline.Endpoint{},
 		HealthcheckTimeout: 300 * time.Millisecond,
 		InfoTimeout:        2 * time.Second,
 		ReadTimeout:        10 * time.Second,
 		RetryBackoff:       10 * time.Millisecond,
 	}
 	for _, r := range []region.ID{eu, us} {
-		s, err := flighttest.Start(flighttest.Config{Verify: e.signer.Verify})
+		scfg := flighttest.Config{Verify: e.signer.Verify, CheckCertificates: checkTestCerts, Version: testServerVersion}
+		if eo.legacy {
+			scfg.Version = ""
+		}
+		s, err := flighttest.Start(scfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +162,7 @@ func newEnv(t *testing.T, eo envOpts) *env {
 			t.Fatal(err)
 		}
 		e.srv[r] = s
-		cfg.Endpoints[r] = offline.Endpoint{Addr: s.Addr(), Insecure: true}
+		cfg.Regions = append(cfg.Regions, offline.Region{ID: r, Addr: s.Addr(), Insecure: true, Certificates: testCerts})
 	}
 	e.srv[us].SetReady(false) // the standby crash-loops
 	if eo.cfg != nil {
@@ -157,11 +177,10 @@ func newEnv(t *testing.T, eo envOpts) *env {
 		qs = eo.queries
 	}
 	opts := append([]offline.Option{
-		offline.WithActiveSource(src),
 		offline.WithQuerySource(qs),
 		offline.WithAllocator(e.mem),
 	}, eo.opts...)
-	c, err := offline.New(cfg, opts...)
+	c, err := offline.New(cfg, src, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,9 +21,6 @@ import (
 
 // refreshing gives the fake ACA the Refresh the metadata client wants.
 type refreshing struct{ *flighttest.Arbiter }
-
-// Staleness: the fake's state is always fresh.
-func (r refreshing) Staleness() time.Duration { return 0 }
 
 func (r refreshing) Refresh(context.Context) (aca.State, error) {
 	if st, ok := r.Current(); ok {
@@ -50,10 +48,30 @@ func decodeHopsworks(b []byte) (flighttest.Query, error) {
 	return q, nil
 }
 
+// batchSteps returns the requests of hsfs's two batch-query steps that h
+// received: GET .../query/batch (a QueryDTO back) and PUT
+// /project/{pid}/featurestores/query?hqs=true (hqsPayload and its
+// signature back), as python/hsfs/core/query_constructor_api.py and
+// feature_view_api.py in logicalclocks/hopsworks-api send them.
+func batchSteps(h *hopsworkstest.Server) []string {
+	var out []string
+	for _, r := range h.Requests() {
+		switch {
+		case r.Method == "GET" && strings.HasSuffix(r.Path, "/query/batch"):
+			out = append(out, "GET query/batch")
+		case r.Method == "PUT" && strings.HasSuffix(r.Path, "/featurestores/query") && strings.Contains(r.Query, "hqs=true"):
+			out = append(out, "PUT query?hqs=true")
+		}
+	}
+	return out
+}
+
 // TestMetadataQueriesEndToEnd reads through the real metadata client and
-// a fake Hopsworks in each region. Each region's Hopsworks signs with its
-// own secret and each query service checks with its own region's, so a
-// batch query asked of the wrong region would be refused.
+// a fake Hopsworks in each region: both batch-query steps go to the
+// active region's Hopsworks, and its signed payload to that region's query
+// service, which checks the signature on DoGet. Each region's Hopsworks
+// signs with its own secret and each query service checks with its own
+// region's, so a batch query asked of the wrong region would be refused.
 func TestMetadataQueriesEndToEnd(t *testing.T) {
 	ctx := ctxT(t, 20*time.Second)
 	store := hopsworkstest.NewStore(hopsworkstest.StoreConfig{Project: "demo"})
@@ -73,9 +91,9 @@ func TestMetadataQueriesEndToEnd(t *testing.T) {
 		Local:   us,
 		Regions: []metadata.RegionConfig{{ID: eu, BaseURL: hw[eu].URL()}, {ID: us, BaseURL: hw[us].URL()}},
 		APIKey:  hopsworkstest.DefaultAPIKey,
-
+		Project: "demo",
+		// The fakes are httptest servers on http://.
 		AllowInsecureHTTP: true,
-		Project:           "demo",
 	}, metadata.WithActiveSource(refreshing{arb}))
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +101,7 @@ func TestMetadataQueriesEndToEnd(t *testing.T) {
 
 	recs := testRecords(memory.DefaultAllocator)
 	qs := map[region.ID]*flighttest.Server{}
-	cfg := offline.Config{Endpoints: map[region.ID]offline.Endpoint{}}
+	var cfg offline.Config
 	for _, r := range []region.ID{eu, us} {
 		h := hw[r]
 		s, err := flighttest.Start(flighttest.Config{
@@ -102,13 +120,13 @@ func TestMetadataQueriesEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		qs[r] = s
-		cfg.Endpoints[r] = offline.Endpoint{Addr: s.Addr(), Insecure: true}
+		cfg.Regions = append(cfg.Regions, offline.Region{ID: r, Addr: s.Addr(), Insecure: true})
 	}
 	for _, r := range recs {
 		r.Release()
 	}
 	qs[us].SetReady(false)
-	client, err := offline.New(cfg, offline.WithActiveSource(arb), offline.WithQuerySource(offline.MetadataQueries(mc)))
+	client, err := offline.New(cfg, arb, offline.WithQuerySource(offline.MetadataQueries(mc)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +156,16 @@ func TestMetadataQueriesEndToEnd(t *testing.T) {
 		}
 	}
 	read(eu)
+	steps := []string{"GET query/batch", "PUT query?hqs=true"}
+	if got := batchSteps(hw[eu]); !slices.Equal(got, steps) {
+		t.Errorf("eu Hopsworks got %v, want %v", got, steps)
+	}
+	if got := batchSteps(hw[us]); len(got) != 0 {
+		t.Errorf("the passive region's Hopsworks got %v", got)
+	}
+	if reqs := qs[eu].Requests(); len(reqs) != 2 || reqs[0].Signature != "" || reqs[1].Signature == "" {
+		t.Errorf("eu query service got %+v; want GetFlightInfo without and DoGet with the signature", reqs)
+	}
 
 	arb.Flip()
 	hw[eu].SetActive(false)
@@ -145,6 +173,22 @@ func TestMetadataQueriesEndToEnd(t *testing.T) {
 	qs[eu].SetReady(false)
 	qs[us].SetReady(true)
 	read(us)
+	if got := batchSteps(hw[us]); !slices.Equal(got, steps) {
+		t.Errorf("us Hopsworks got %v after the flip, want %v", got, steps)
+	}
+	if got := batchSteps(hw[eu]); len(got) != 2 {
+		t.Errorf("eu Hopsworks got %v after the flip, want nothing new", got)
+	}
+
+	// A stale ACA state stops the read before either step is sent.
+	arb.SetStaleness(time.Minute)
+	if _, err := client.ReadBatch(ctx, testFV, testVersion, start, end); !errors.Is(err, aca.ErrStale) {
+		t.Errorf("stale state: %v, want aca.ErrStale", err)
+	}
+	if got := batchSteps(hw[us]); len(got) != 2 {
+		t.Errorf("us Hopsworks got %v on a stale state, want nothing new", got)
+	}
+	arb.SetStaleness(0)
 
 	_, err = client.ReadBatch(ctx, "nope", 1, time.Time{}, time.Time{})
 	if !errors.Is(err, offline.ErrBatchQuery) || !errors.Is(err, metadata.ErrNotFound) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,28 +53,16 @@ func TestReadBatchFromActiveRegionWithTimeFilter(t *testing.T) {
 	if len(reqs) != 2 || reqs[0].Method != flighttest.MethodGetFlightInfo || reqs[1].Method != flighttest.MethodDoGet {
 		t.Fatalf("eu requests = %+v, want GetFlightInfo, DoGet", reqs)
 	}
-	if err := e.signer.Verify(reqs[0].Command, reqs[0].Signature); err != nil {
-		t.Errorf("GetFlightInfo signature: %v", err)
+	// As hsfs: GetFlightInfo carries no header, DoGet the signature
+	// alone.
+	if reqs[0].Signature != "" || reqs[0].Certificates != nil {
+		t.Errorf("GetFlightInfo carried headers: %+v", reqs[0])
 	}
-	if n := e.srv[us].Count(); n != 0 {
-		t.Errorf("standby got %d requests", n)
+	if err := e.signer.Verify(reqs[0].Command, reqs[1].Signature); err != nil {
+		t.Errorf("DoGet signature: %v", err)
 	}
-}
-
-func TestReadTrainingDataset(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ctx := ctxT(t, 10*time.Second)
-	tbl, err := e.client.ReadTrainingDatasetAll(ctx, "td/sales_1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
-	if got := tableIDs(t, tbl); !slices.Equal(got, seq(0, testRows)) {
-		t.Errorf("got %d rows, want %d", len(got), testRows)
-	}
-	reqs := e.srv[eu].Requests()
-	if len(reqs) == 0 || !slices.Equal(reqs[0].Path, []string{"td/sales_1"}) || reqs[0].Signature != "" {
-		t.Errorf("eu requests = %+v, want a path descriptor without signature", reqs)
+	if reqs[1].Certificates != nil || reqs[1].Ticket != "command" {
+		t.Errorf("DoGet = %+v, want a command ticket without certificates", reqs[1])
 	}
 	if n := e.srv[us].Count(); n != 0 {
 		t.Errorf("standby got %d requests", n)
@@ -318,13 +307,16 @@ func TestNoActiveRegion(t *testing.T) {
 		ctx := ctxT(t, 10*time.Second)
 		began := time.Now()
 		_, err := e.client.ReadBatch(ctx, testFV, testVersion, time.Time{}, time.Time{})
-		if !errors.Is(err, offline.ErrNoActiveRegion) {
+		if !errors.Is(err, aca.ErrNoActiveRegion) {
 			t.Fatalf("err = %v, want ErrNoActiveRegion", err)
+		}
+		if !strings.HasPrefix(err.Error(), "offline: ") {
+			t.Errorf("message %q lacks the offline: prefix", err)
 		}
 		if d := time.Since(began); d > time.Second {
 			t.Errorf("took %v to fail", d)
 		}
-		if err := e.client.Healthcheck(ctx); !errors.Is(err, offline.ErrNoActiveRegion) {
+		if err := e.client.Healthcheck(ctx); !errors.Is(err, aca.ErrNoActiveRegion) {
 			t.Errorf("Healthcheck: %v, want ErrNoActiveRegion", err)
 		}
 		if offline.IsRetryable(err) {
@@ -335,7 +327,7 @@ func TestNoActiveRegion(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		_, err := e.client.ReadBatch(ctx, testFV, testVersion, time.Time{}, time.Time{}, offline.WaitForActive(true))
-		if !errors.Is(err, offline.ErrNoActiveRegion) || !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, aca.ErrNoActiveRegion) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want ErrNoActiveRegion and DeadlineExceeded", err)
 		}
 	})
@@ -361,6 +353,77 @@ func TestNoActiveRegion(t *testing.T) {
 		}
 	})
 	e.assertNoStandbyRequest()
+}
+
+// TestStaleState checks the bound on the age of the ACA state: past
+// Config.MaxStateAge (10s by default) every call fails with aca.ErrStale
+// and sends nothing, and it works again once the state is fresh.
+func TestStaleState(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		maxAge time.Duration // Config.MaxStateAge
+		age    time.Duration // ActiveSource.Staleness
+		stale  bool
+	}{
+		{"fresh", 0, time.Second, false},
+		{"just under the default", 0, offline.DefaultMaxStateAge, false},
+		{"over the default", 0, offline.DefaultMaxStateAge + time.Millisecond, true},
+		{"over a configured bound", time.Second, 2 * time.Second, true},
+		{"under a configured bound", time.Minute, 30 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOpts{cfg: func(c *offline.Config) { c.MaxStateAge = tc.maxAge }})
+			e.arb.SetStaleness(tc.age)
+			ctx := ctxT(t, 10*time.Second)
+			calls := map[string]func() error{
+				"ReadBatch": func() error {
+					rd, err := e.client.ReadBatch(ctx, testFV, testVersion, time.Time{}, time.Time{}, offline.WaitForActive(true), offline.WithRetry(2))
+					if err == nil {
+						rd.Release()
+					}
+					return err
+				},
+				"ReadTrainingDatasetAll": func() error {
+					tbl, err := e.client.ReadTrainingDatasetAll(ctx, "td/sales_1", offline.WithRetry(2))
+					if err == nil {
+						tbl.Release()
+					}
+					return err
+				},
+				"Healthcheck": func() error { return e.client.Healthcheck(ctx) },
+			}
+			for name, call := range calls {
+				err := call()
+				if !tc.stale {
+					if err != nil {
+						t.Errorf("%s: %v", name, err)
+					}
+					continue
+				}
+				if !errors.Is(err, aca.ErrStale) || !strings.HasPrefix(err.Error(), "offline: ") {
+					t.Errorf("%s: err = %v, want an offline: error wrapping aca.ErrStale", name, err)
+				}
+				if offline.IsRetryable(err) {
+					t.Errorf("%s: a stale state reported retryable", name)
+				}
+			}
+			if !tc.stale {
+				return
+			}
+			for id, s := range e.srv {
+				if n := s.Count(); n != 0 {
+					t.Errorf("%s got %d requests on a stale state", id, n)
+				}
+			}
+			if n := len(e.queries.regions()); n != 0 {
+				t.Errorf("%d batch queries on a stale state", n)
+			}
+			e.arb.SetStaleness(0)
+			if err := calls["ReadBatch"](); err != nil {
+				t.Errorf("ReadBatch once fresh: %v", err)
+			}
+		})
+	}
 }
 
 func TestTypedErrors(t *testing.T) {
@@ -600,24 +663,27 @@ func TestInvalidArguments(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	arb := flighttest.NewArbiter(eu, us)
-	ok := map[region.ID]offline.Endpoint{eu: {Addr: "eu.example:5005"}}
+	ok := []offline.Region{{ID: eu, Addr: "eu.example:5005"}}
+	one := func(rg offline.Region) offline.Config { return offline.Config{Regions: []offline.Region{rg}} }
 	for _, tc := range []struct {
-		name string
-		cfg  offline.Config
-		opts []offline.Option
+		name   string
+		cfg    offline.Config
+		active offline.ActiveSource
 	}{
-		{"no active source", offline.Config{Endpoints: ok}, nil},
-		{"no endpoints", offline.Config{}, []offline.Option{offline.WithActiveSource(arb)}},
-		{"empty addr", offline.Config{Endpoints: map[region.ID]offline.Endpoint{eu: {}}}, []offline.Option{offline.WithActiveSource(arb)}},
-		{"bad region id", offline.Config{Endpoints: map[region.ID]offline.Endpoint{"e u": {Addr: "h"}}}, []offline.Option{offline.WithActiveSource(arb)}},
-		{"same region twice", offline.Config{Endpoints: map[region.ID]offline.Endpoint{"eu": {Addr: "h"}, "EU": {Addr: "h"}}}, []offline.Option{offline.WithActiveSource(arb)}},
-		{"insecure with CA", offline.Config{Endpoints: map[region.ID]offline.Endpoint{eu: {Addr: "h", Insecure: true, CAPEM: []byte("x")}}}, []offline.Option{offline.WithActiveSource(arb)}},
-		{"CAPEM without cert", offline.Config{Endpoints: map[region.ID]offline.Endpoint{eu: {Addr: "h", CAPEM: []byte("not pem")}}}, []offline.Option{offline.WithActiveSource(arb)}},
-		{"missing CAFile", offline.Config{Endpoints: map[region.ID]offline.Endpoint{eu: {Addr: "h", CAFile: "/nonexistent/ca.pem"}}}, []offline.Option{offline.WithActiveSource(arb)}},
-		{"negative timeout", offline.Config{Endpoints: ok, ReadTimeout: -1}, []offline.Option{offline.WithActiveSource(arb)}},
+		{"no active source", offline.Config{Regions: ok}, nil},
+		{"no regions", offline.Config{}, arb},
+		{"empty addr", one(offline.Region{ID: eu}), arb},
+		{"no region id", one(offline.Region{Addr: "h"}), arb},
+		{"bad region id", one(offline.Region{ID: "e u", Addr: "h"}), arb},
+		{"same region twice", offline.Config{Regions: []offline.Region{{ID: "eu", Addr: "h"}, {ID: "EU", Addr: "h"}}}, arb},
+		{"insecure with CA", one(offline.Region{ID: eu, Addr: "h", Insecure: true, Certificates: offline.Certificates{CAPEM: []byte("x")}}), arb},
+		{"CAPEM without cert", one(offline.Region{ID: eu, Addr: "h", Certificates: offline.Certificates{CAPEM: []byte("not pem")}}), arb},
+		{"missing CAFile", one(offline.Region{ID: eu, Addr: "h", Certificates: offline.Certificates{CAFile: "/nonexistent/ca.pem"}}), arb},
+		{"negative timeout", offline.Config{Regions: ok, ReadTimeout: -1}, arb},
+		{"negative MaxStateAge", offline.Config{Regions: ok, MaxStateAge: -1}, arb},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := offline.New(tc.cfg, tc.opts...)
+			c, err := offline.New(tc.cfg, tc.active)
 			if err == nil {
 				c.Close()
 				t.Fatal("New accepted it")
@@ -629,7 +695,7 @@ func TestNewValidates(t *testing.T) {
 	}
 	t.Run("valid config does no I/O", func(t *testing.T) {
 		// Nothing listens on these addresses: New must not care.
-		c, err := offline.New(offline.Config{Endpoints: map[region.ID]offline.Endpoint{"EU": {Addr: "127.0.0.1"}, us: {Addr: "127.0.0.1:1"}}}, offline.WithActiveSource(arb))
+		c, err := offline.New(offline.Config{Regions: []offline.Region{{ID: "EU", Addr: "127.0.0.1"}, {ID: us, Addr: "127.0.0.1:1"}}}, arb)
 		if err != nil {
 			t.Fatal(err)
 		}

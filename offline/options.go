@@ -13,7 +13,8 @@ import (
 	"google.golang.org/grpc"
 )
 
-// ActiveSource says which region is active. *aca.Client satisfies it.
+// ActiveSource says which region is active and how fresh that is.
+// *aca.Client satisfies it.
 //
 // Current must be cheap: a [Reader] calls it between record batches to
 // notice a flip. If the source also has a method
@@ -25,6 +26,9 @@ type ActiveSource interface {
 	Current() (aca.State, bool)
 	// WaitReady waits until a state is known, or ctx ends.
 	WaitReady(ctx context.Context) (aca.State, error)
+	// Staleness returns how long ago the current state was last
+	// confirmed; a call is refused past Config.MaxStateAge.
+	Staleness() time.Duration
 }
 
 // watcher is the optional part of an ActiveSource.
@@ -46,7 +50,6 @@ type QuerySource interface {
 type Option func(*options)
 
 type options struct {
-	active   ActiveSource
 	queries  QuerySource
 	tp       trace.TracerProvider
 	mp       metric.MeterProvider
@@ -54,10 +57,6 @@ type options struct {
 	mem      memory.Allocator
 	dialOpts []grpc.DialOption
 }
-
-// WithActiveSource sets where the active region comes from, normally the
-// *aca.Client. Required.
-func WithActiveSource(s ActiveSource) Option { return func(o *options) { o.active = s } }
 
 // WithQuerySource sets where batch queries come from, normally the metadata
 // client through [MetadataQueries]. Required for ReadBatch; not for
@@ -96,8 +95,10 @@ type readOptions struct {
 }
 
 // WaitForActive makes a read that finds no active region wait for one,
-// bounded by its ctx, instead of failing at once with [ErrNoActiveRegion].
-// Default: false.
+// bounded by its ctx, instead of failing at once with an error wrapping
+// aca.ErrNoActiveRegion. It waits for a first state only: a known state
+// older than Config.MaxStateAge fails at once (aca.ErrStale). Default:
+// false.
 func WaitForActive(wait bool) ReadOption { return func(o *readOptions) { o.wait = wait } }
 
 // WithRetry lets a read be run up to n more times after a retryable failure
@@ -105,8 +106,8 @@ func WaitForActive(wait bool) ReadOption { return func(o *readOptions) { o.wait 
 // starts from scratch against the region active at that moment: a fresh
 // batch query, GetFlightInfo and DoGet. A retry to a new region starts at
 // once; a retry to the same region waits Config.RetryBackoff, doubling. A
-// retry that finds no active region fails with [ErrNoActiveRegion] unless
-// the read also has WaitForActive(true).
+// retry that finds no active region fails with aca.ErrNoActiveRegion
+// unless the read also has WaitForActive(true).
 //
 // With ReadBatch and ReadTrainingDataset, which hand record batches to the
 // caller as they arrive, retries cover the read up to its first record

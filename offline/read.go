@@ -17,15 +17,16 @@ import (
 )
 
 // target resolves what to read in region r: the descriptor for
-// GetFlightInfo and the signature to send with it ("" for none).
+// GetFlightInfo and the signature to send with DoGet ("" for none).
 type target func(ctx context.Context, r region.ID) (*flight.FlightDescriptor, string, error)
 
 // ReadBatch reads feature view featureView, version, for event times in
 // [start, end) (a zero time leaves that side open) from the active region's
 // query service. It asks the active region's metadata for the batch query
 // (via the [QuerySource]), calls GetFlightInfo with the payload as a
-// command descriptor and the signature in the hopsworks-signature header,
-// and streams the first endpoint's ticket with DoGet.
+// command descriptor and no header, and streams the first endpoint's
+// ticket with DoGet, which carries the signature in the
+// hopsworks-signature header, as hsfs's _read_query does.
 //
 // The caller must Release the Reader. The Reader fails with a
 // [*FlipError] if the active region changes before its last record batch;
@@ -44,7 +45,14 @@ func (c *Client) ReadBatch(ctx context.Context, featureView string, version int,
 
 // ReadTrainingDataset reads the training-dataset files at path from the
 // active region's query service, with a path descriptor. It is ReadBatch
-// without the batch query; the same rules apply.
+// without the batch query; the same rules apply. The read carries the
+// region's Certificates as hsfs sends them: on the first such read of a
+// connection the client lists the service's actions and asks get-version;
+// a service that answers gets the certificates JSON in the
+// x-certificates-json header of every DoGet of a path, one that does not
+// gets it once with the register-client-certificates action (and again
+// when it answers "Please register client certificates first.", after
+// which the read is tried once more).
 func (c *Client) ReadTrainingDataset(ctx context.Context, path string, opts ...ReadOption) (*Reader, error) {
 	tgt, attrs, err := pathTarget(path)
 	if err != nil {
@@ -112,14 +120,13 @@ func (c *Client) batchTarget(fv string, version int, start, end time.Time) (targ
 	tgt := func(ctx context.Context, r region.ID) (*flight.FlightDescriptor, string, error) {
 		payload, sig, err := c.queries.BatchQuery(ctx, r, fv, version, start, end)
 		if err != nil {
-			re := &RegionError{Region: r, Op: "batch query", Err: err}
 			if ctx.Err() == nil {
-				re.kinds = []error{ErrBatchQuery}
+				err = withKind(ErrBatchQuery, err)
 			}
-			return nil, "", re
+			return nil, "", &RegionError{Region: r, Op: "batch query", Err: err}
 		}
 		if payload == "" || sig == "" {
-			return nil, "", &RegionError{Region: r, Op: "batch query", Err: errors.New("empty hqsPayload or hqsPayloadSignature"), kinds: []error{ErrBadQuery}}
+			return nil, "", &RegionError{Region: r, Op: "batch query", Err: withKind(ErrBadQuery, errors.New("empty hqsPayload or hqsPayloadSignature"))}
 		}
 		return &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte(payload)}, sig, nil
 	}
@@ -170,7 +177,9 @@ func retry[T any](ctx context.Context, c *Client, name string, n int, f func(att
 	}
 }
 
-// open runs one attempt of a read up to its first record batch.
+// open runs one attempt of a read up to its first record batch. A query
+// service that asks for the certificates to be registered gets them, and
+// the attempt runs once more, as hsfs's _handle_afs_exception does.
 func (c *Client) open(ctx context.Context, name string, ro readOptions, tgt target, attempt int, attrs []attribute.KeyValue) (*Reader, error) {
 	if c.isClosed() {
 		return nil, ErrClosed
@@ -194,30 +203,58 @@ func (c *Client) open(ctx context.Context, name string, ro readOptions, tgt targ
 	if err != nil {
 		return fail(err)
 	}
-	if sig != "" {
-		// Sent with DoGet too: harmless, and a service that checks tickets
-		// against the signature needs it.
-		ctx = metadata.AppendToOutgoingContext(ctx, SignatureHeader, sig)
+	isPath := desc.GetType() == flight.DescriptorPATH
+	if isPath {
+		if err := c.prepareCerts(ctx, rc, false); err != nil {
+			return fail(c.regionErr(callerCtx, r, "certificates", err))
+		}
 	}
+	rd, err := c.stream(ctx, callerCtx, name, r, rc, desc, sig, isPath, o)
+	if err != nil && rc.certs != nil && needsRegistration(err) && callerCtx.Err() == nil {
+		c.log.InfoContext(ctx, "offline: query service asks for the client certificates; registering them", "tandem.region", string(r))
+		if perr := c.prepareCerts(ctx, rc, true); perr != nil {
+			return fail(c.regionErr(callerCtx, r, "certificates", perr))
+		}
+		rd, err = c.stream(ctx, callerCtx, name, r, rc, desc, sig, isPath, o)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return rd, nil
+}
 
+// stream runs GetFlightInfo and DoGet and reads the first record batch.
+// Headers go with DoGet only, as in hsfs's _get_dataset: the signature for
+// a command, the certificates JSON for a path on a service that answered
+// get-version. GetFlightInfo carries none.
+func (c *Client) stream(ctx, callerCtx context.Context, name string, r region.ID, rc *regionConn, desc *flight.FlightDescriptor, sig string, isPath bool, o *op) (*Reader, error) {
 	ictx, icancel := context.WithTimeout(ctx, c.cfg.InfoTimeout)
 	info, err := rc.fc.GetFlightInfo(ictx, desc)
 	icancel()
 	if err != nil {
-		return fail(c.regionErr(callerCtx, r, "GetFlightInfo", err))
+		return nil, c.regionErr(callerCtx, r, "GetFlightInfo", err)
 	}
 	// As hsfs: the first endpoint's ticket, on the same connection.
 	if len(info.GetEndpoint()) == 0 || info.GetEndpoint()[0].GetTicket() == nil {
-		return fail(&RegionError{Region: r, Op: "GetFlightInfo", Err: errors.New("flight info has no endpoint with a ticket"), kinds: []error{ErrServer}})
+		return nil, &RegionError{Region: r, Op: "GetFlightInfo", Err: withKind(ErrServer, errors.New("flight info has no endpoint with a ticket"))}
 	}
 
-	sctx, scancel := context.WithTimeout(ctx, c.cfg.ReadTimeout)
+	gctx := ctx
+	switch {
+	case sig != "":
+		gctx = metadata.AppendToOutgoingContext(gctx, SignatureHeader, sig)
+	case isPath && rc.certs != nil && rc.headerMode():
+		gctx = metadata.AppendToOutgoingContext(gctx, CertificatesHeader, string(rc.certs))
+	}
+	sctx, scancel := context.WithTimeout(gctx, c.cfg.ReadTimeout)
 	stream, err := rc.fc.DoGet(sctx, info.GetEndpoint()[0].GetTicket())
 	if err != nil {
 		scancel()
-		return fail(c.regionErr(callerCtx, r, "DoGet", err))
+		return nil, c.regionErr(callerCtx, r, "DoGet", err)
 	}
-	rd := &Reader{c: c, region: r, op: name, ctx: callerCtx, cancel: scancel, tel: o}
+	// The Reader gets the span only once it is handed out: a failed
+	// attempt's span is ended by open, which may still try once more.
+	rd := &Reader{c: c, region: r, op: name, ctx: callerCtx, cancel: scancel}
 	rd.refs.Store(1)
 	rd.watch()
 	// NewRecordReader reads the schema message, so a stream that fails
@@ -225,14 +262,15 @@ func (c *Client) open(ctx context.Context, name string, ro readOptions, tgt targ
 	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(c.mem))
 	if err != nil {
 		err = rd.streamErr(err)
-		rd.finish(err)
+		rd.stop()
 		return nil, err
 	}
 	rd.rdr = rdr
 	if err := rd.prime(); err != nil {
-		rd.Release()
+		rd.stop()
 		return nil, err
 	}
+	rd.tel = o
 	return rd, nil
 }
 

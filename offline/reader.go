@@ -191,6 +191,16 @@ func (r *Reader) finish(err error) {
 			r.stopWatch()
 			<-r.watchDone
 		}
-		r.tel.end(err, r.rows)
+		if r.tel != nil {
+			r.tel.end(err, r.rows)
+		}
 	})
+}
+
+// stop ends a Reader that was never handed out.
+func (r *Reader) stop() {
+	r.finish(nil)
+	if r.rdr != nil {
+		r.rdr.Release()
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tandemfs/tandem/aca"
 	"github.com/tandemfs/tandem/region"
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
@@ -105,7 +106,8 @@ func errorType(err error) string {
 		name string
 	}{
 		{ErrRegionChanged, "region_changed"},
-		{ErrNoActiveRegion, "no_active_region"},
+		{aca.ErrNoActiveRegion, "no_active_region"},
+		{aca.ErrStale, "stale_state"},
 		{ErrClosed, "closed"},
 		{ErrNoEndpoint, "no_endpoint"},
 		{ErrNoQuerySource, "no_query_source"},

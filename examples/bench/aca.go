@@ -132,7 +132,7 @@ func runACA(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult, e
 
 	recs := s6Records()
 	qs := map[region.ID]*flighttest.Server{}
-	ocfg := offline.Config{Endpoints: map[region.ID]offline.Endpoint{}}
+	var ocfg offline.Config
 	for _, r := range []region.ID{eu, us} {
 		hs := hw[r]
 		s, err := flighttest.Start(flighttest.Config{
@@ -158,13 +158,13 @@ func runACA(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult, e
 			return res, err
 		}
 		qs[r] = s
-		ocfg.Endpoints[r] = offline.Endpoint{Addr: s.Addr(), Insecure: true}
+		ocfg.Regions = append(ocfg.Regions, offline.Region{ID: r, Addr: s.Addr(), Insecure: true})
 	}
 	for _, r := range recs {
 		r.Release()
 	}
 	qs[us].SetReady(false)
-	oc, err := offline.New(ocfg, offline.WithActiveSource(ac), offline.WithQuerySource(offline.MetadataQueries(mc)))
+	oc, err := offline.New(ocfg, ac, offline.WithQuerySource(offline.MetadataQueries(mc)))
 	if err != nil {
 		return res, err
 	}

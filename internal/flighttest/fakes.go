@@ -82,12 +82,14 @@ func SignedQueries(s *Signer) QueryFunc {
 }
 
 // Arbiter is a fake ACA client that a test flips by hand. It has the
-// methods of aca.Client that package offline uses: Current, WaitReady and
-// Watch. The zero Arbiter knows no active region.
+// methods of aca.Client that package offline uses: Current, WaitReady,
+// Staleness and Watch. The zero Arbiter knows no active region, and its
+// state is never stale until [Arbiter.SetStaleness].
 type Arbiter struct {
 	mu    sync.Mutex
 	st    aca.State
 	known bool
+	stale time.Duration
 	ready chan struct{} // closed while known
 	subs  map[chan aca.State]struct{}
 }
@@ -146,6 +148,21 @@ func (a *Arbiter) Clear() {
 		default:
 		}
 	}
+}
+
+// SetStaleness sets what Staleness reports: how long ago the state was
+// last confirmed.
+func (a *Arbiter) SetStaleness(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stale = d
+}
+
+// Staleness returns the age set by SetStaleness, 0 by default.
+func (a *Arbiter) Staleness() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stale
 }
 
 // Current returns the state and whether one is known.

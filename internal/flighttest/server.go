@@ -2,6 +2,7 @@ package flighttest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -14,29 +15,87 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
-// SignatureHeader is the gRPC metadata key that carries the batch query's
-// hqsPayloadSignature.
-const SignatureHeader = "hopsworks-signature"
+// The gRPC metadata keys hsfs sends (python/hsfs/core/arrow_flight_client.py
+// in logicalclocks/hopsworks-api): the batch query's hqsPayloadSignature,
+// with DoGet of a command ticket (_read_query), and the project's
+// certificates, with DoGet of a path ticket (_certificates_headers) when the
+// service answers get-version.
+const (
+	SignatureHeader    = "hopsworks-signature"
+	CertificatesHeader = "x-certificates-json"
+)
+
+// The actions the server lists and answers, named as hsfs names them
+// (python/hsfs/core/arrow_flight_client.py in logicalclocks/hopsworks-api).
+const (
+	ActionHealthcheck          = "healthcheck"
+	ActionGetVersion           = "get-version"
+	ActionRegisterCertificates = "register-client-certificates"
+)
+
+// RegisterFirstMessage is the error text with which a query service that
+// does not answer get-version refuses a caller that has not registered its
+// certificates. hsfs matches this text (_handle_afs_exception), registers
+// and tries once more.
+const RegisterFirstMessage = "Please register client certificates first."
 
 // Method names recorded in [Request.Method].
 const (
 	MethodGetFlightInfo = "GetFlightInfo"
 	MethodDoGet         = "DoGet"
 	MethodDoAction      = "DoAction"
+	MethodListActions   = "ListActions"
 )
 
 // Config configures a [Server]. The zero Config is usable.
+//
+// What the server checks follows what the hsfs client sends
+// (python/hsfs/core/arrow_flight_client.py in logicalclocks/hopsworks-api),
+// since the query service's own source is not public:
+//
+//   - GetFlightInfo carries no header (_get_flight_info); the server
+//     requires none there.
+//   - DoGet of a command ticket carries hopsworks-signature (_read_query);
+//     with Verify set, the server refuses it without one (Unauthenticated)
+//     or with a wrong one (PermissionDenied).
+//   - DoGet of a path ticket (a training dataset, _read_path) needs the
+//     project's certificates: in the x-certificates-json header when the
+//     server answers get-version (Version set), else registered beforehand
+//     on the same connection with the register-client-certificates action;
+//     it refuses otherwise.
 type Config struct {
 	// Verify checks a command payload against the hopsworks-signature
-	// header. A missing header is refused with Unauthenticated, a failed
-	// check with PermissionDenied. Path descriptors (training datasets)
-	// are not signed. Default: nil, no check at all.
+	// header of DoGet. A missing header is refused with Unauthenticated,
+	// a failed check with PermissionDenied. Default: nil, no check.
 	Verify func(payload []byte, signature string) error
+
+	// Version is the answer to the get-version action. A server with a
+	// version lists get-version and wants the certificates of a path read
+	// in the x-certificates-json header of DoGet. With none it does not
+	// list get-version, and wants them registered on the connection with
+	// the register-client-certificates action, answering an unregistered
+	// path read with codes.Unknown and [RegisterFirstMessage]. Default:
+	// "", an older service without get-version.
+	Version string
+
+	// CheckCertificates checks the project certificates a path read
+	// carries (or its connection registered), after they parsed as
+	// [Certificates]. A failure is refused with PermissionDenied.
+	// Default: nil, any well-formed certificates pass.
+	CheckCertificates func(Certificates) error
+
+	// TLS, if set, makes the server speak TLS with this configuration,
+	// for example with ClientAuth tls.RequireAndVerifyClientCert as the
+	// query service's mutual TLS. Default: nil, plaintext.
+	TLS *tls.Config
 
 	// Decode reads a command payload into the feature view and time range
 	// to serve, so the server can stand behind another fake's payload
@@ -51,12 +110,15 @@ type Config struct {
 
 // Request is one call the server received, recorded before it was served.
 type Request struct {
-	Method    string   // MethodGetFlightInfo, MethodDoGet or MethodDoAction
-	Action    string   // the action type, for DoAction
-	Signature string   // the hopsworks-signature header, "" if absent
-	Command   []byte   // the descriptor's command, for GetFlightInfo
-	Path      []string // the descriptor's path, for GetFlightInfo
-	Ready     bool     // whether the server was ready when it came
+	Method       string   // MethodGetFlightInfo, MethodDoGet, MethodDoAction or MethodListActions
+	Action       string   // the action type, for DoAction
+	Body         []byte   // the action body, for DoAction
+	Signature    string   // the hopsworks-signature header, "" if absent
+	Certificates []byte   // the x-certificates-json header, nil if absent
+	Command      []byte   // the descriptor's command, for GetFlightInfo
+	Path         []string // the descriptor's path, for GetFlightInfo
+	Ticket       string   // "command" or "path", for DoGet of a valid ticket
+	Ready        bool     // whether the server was ready when it came
 }
 
 type viewKey struct {
@@ -70,10 +132,13 @@ type fault struct {
 	then  func()
 }
 
-// ticket is what GetFlightInfo hands out and DoGet reads back.
+// ticket is what GetFlightInfo hands out and DoGet reads back. A command
+// ticket keeps the payload, so DoGet can check it against the signature.
 type ticket struct {
-	Query *Query `json:"query,omitempty"`
-	Path  string `json:"path,omitempty"`
+	Command []byte `json:"command,omitempty"`
+	Path    string `json:"path,omitempty"`
+
+	query *Query // decoded from Command
 }
 
 // Server is one region's fake query service. Create it with [Start]; it is
@@ -92,6 +157,9 @@ type Server struct {
 	paths map[string]*dataset
 	fault *fault
 	reqs  []Request
+	// registered holds the certificates each connection (by peer address)
+	// registered with the register-client-certificates action.
+	registered map[string]Certificates
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -107,15 +175,20 @@ func Start(cfg Config) (*Server, error) {
 		cfg.Decode = DecodeQuery
 	}
 	s := &Server{
-		cfg:     cfg,
-		views:   make(map[viewKey]*dataset),
-		paths:   make(map[string]*dataset),
-		closing: make(chan struct{}),
-		served:  make(chan struct{}),
+		cfg:        cfg,
+		views:      make(map[viewKey]*dataset),
+		paths:      make(map[string]*dataset),
+		registered: make(map[string]Certificates),
+		closing:    make(chan struct{}),
+		served:     make(chan struct{}),
 	}
 	s.ready.Store(true)
 	s.healthy.Store(true)
-	s.srv = flight.NewServerWithMiddleware(nil)
+	var gopts []grpc.ServerOption
+	if cfg.TLS != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(cfg.TLS.Clone())))
+	}
+	s.srv = flight.NewServerWithMiddleware(nil, gopts...)
 	if err := s.srv.Init("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("flighttest: listen: %w", err)
 	}
@@ -258,42 +331,90 @@ func (s *Server) stall(ctx context.Context) error {
 	}
 }
 
-func signature(ctx context.Context) string {
-	if v := metadata.ValueFromIncomingContext(ctx, SignatureHeader); len(v) > 0 {
+func header(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
 }
 
+// request records what every call carries.
+func request(ctx context.Context, method string) Request {
+	r := Request{Method: method, Signature: header(ctx, SignatureHeader)}
+	if v := metadata.ValueFromIncomingContext(ctx, CertificatesHeader); len(v) > 0 {
+		r.Certificates = []byte(v[0])
+	}
+	return r
+}
+
+// ForgetRegistrations drops every connection's registered certificates, as
+// a query service that restarted.
+func (s *Server) ForgetRegistrations() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.registered)
+}
+
+func peerKey(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}
+
+// checkCertificates applies the rules of Config to a path read.
+func (s *Server) checkCertificates(ctx context.Context) error {
+	var c Certificates
+	if s.cfg.Version != "" {
+		h := metadata.ValueFromIncomingContext(ctx, CertificatesHeader)
+		if len(h) == 0 {
+			return status.Error(codes.Unauthenticated, "flighttest: a training dataset read needs the "+CertificatesHeader+" header")
+		}
+		var err error
+		if c, err = ParseCertificates([]byte(h[0])); err != nil {
+			return status.Errorf(codes.InvalidArgument, "flighttest: %s: %v", CertificatesHeader, err)
+		}
+	} else {
+		s.mu.Lock()
+		got, ok := s.registered[peerKey(ctx)]
+		s.mu.Unlock()
+		if !ok {
+			return status.Error(codes.Unknown, RegisterFirstMessage)
+		}
+		c = got
+	}
+	if s.cfg.CheckCertificates != nil {
+		if err := s.cfg.CheckCertificates(c); err != nil {
+			return status.Errorf(codes.PermissionDenied, "flighttest: certificates refused: %v", err)
+		}
+	}
+	return nil
+}
+
 // GetFlightInfo resolves a command (signed batch query) or a path
-// (training dataset) into one endpoint whose ticket DoGet accepts.
+// (training dataset) into one endpoint whose ticket DoGet accepts. As in
+// hsfs, no header is required here: the signature and the certificates are
+// checked by DoGet.
 func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	sig := signature(ctx)
-	s.record(Request{Method: MethodGetFlightInfo, Signature: sig, Command: slices.Clone(desc.GetCmd()), Path: slices.Clone(desc.GetPath())})
+	r := request(ctx, MethodGetFlightInfo)
+	r.Command, r.Path = slices.Clone(desc.GetCmd()), slices.Clone(desc.GetPath())
+	s.record(r)
 	if err := s.gate(ctx); err != nil {
 		return nil, err
 	}
-	var (
-		t ticket
-		d *dataset
-	)
+	var t ticket
 	switch desc.GetType() {
 	case flight.DescriptorCMD:
-		if s.cfg.Verify != nil {
-			if sig == "" {
-				return nil, status.Error(codes.Unauthenticated, "flighttest: missing "+SignatureHeader+" header")
-			}
-			if err := s.cfg.Verify(desc.GetCmd(), sig); err != nil {
-				return nil, status.Errorf(codes.PermissionDenied, "flighttest: signature rejected: %v", err)
-			}
-		}
 		q, err := s.cfg.Decode(desc.GetCmd())
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "flighttest: bad query payload: %v", err)
 		}
-		t.Query = &q
+		t.Command, t.query = desc.GetCmd(), &q
 	case flight.DescriptorPATH:
 		t.Path = strings.Join(desc.GetPath(), "/")
+		if t.Path == "" {
+			return nil, status.Error(codes.InvalidArgument, "flighttest: empty path")
+		}
 	default:
 		return nil, status.Error(codes.InvalidArgument, "flighttest: descriptor must be a command or a path")
 	}
@@ -333,10 +454,10 @@ func DecodeQuery(b []byte) (Query, error) {
 func (s *Server) lookup(t ticket) (*dataset, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.Query != nil {
-		d := s.views[viewKey{t.Query.FeatureView, t.Query.Version}]
+	if t.query != nil {
+		d := s.views[viewKey{t.query.FeatureView, t.query.Version}]
 		if d == nil {
-			return nil, status.Errorf(codes.NotFound, "flighttest: feature view %q version %d not found", t.Query.FeatureView, t.Query.Version)
+			return nil, status.Errorf(codes.NotFound, "flighttest: feature view %q version %d not found", t.query.FeatureView, t.query.Version)
 		}
 		d.retain()
 		return d, nil
@@ -349,16 +470,45 @@ func (s *Server) lookup(t ticket) (*dataset, error) {
 	return d, nil
 }
 
-// DoGet streams the rows a ticket names, applying any one-shot fault.
+// DoGet checks a ticket's signature (command) or certificates (path) and
+// streams the rows it names, applying any one-shot fault.
 func (s *Server) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
 	ctx := stream.Context()
-	s.record(Request{Method: MethodDoGet, Signature: signature(ctx)})
+	r := request(ctx, MethodDoGet)
+	var t ticket
+	bad := json.Unmarshal(tkt.GetTicket(), &t) != nil || (len(t.Command) == 0) == (t.Path == "")
+	switch {
+	case bad:
+	case t.Path != "":
+		r.Ticket = "path"
+	default:
+		r.Ticket = "command"
+	}
+	s.record(r)
 	if err := s.gate(ctx); err != nil {
 		return err
 	}
-	var t ticket
-	if err := json.Unmarshal(tkt.GetTicket(), &t); err != nil || (t.Query == nil && t.Path == "") {
+	if bad {
 		return status.Error(codes.InvalidArgument, "flighttest: bad ticket")
+	}
+	if t.Path != "" {
+		if err := s.checkCertificates(ctx); err != nil {
+			return err
+		}
+	} else {
+		if s.cfg.Verify != nil {
+			if r.Signature == "" {
+				return status.Error(codes.Unauthenticated, "flighttest: missing "+SignatureHeader+" header")
+			}
+			if err := s.cfg.Verify(t.Command, r.Signature); err != nil {
+				return status.Errorf(codes.PermissionDenied, "flighttest: signature rejected: %v", err)
+			}
+		}
+		q, err := s.cfg.Decode(t.Command)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "flighttest: bad query payload: %v", err)
+		}
+		t.query = &q
 	}
 	d, err := s.lookup(t)
 	if err != nil {
@@ -371,8 +521,8 @@ func (s *Server) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServ
 	s.mu.Unlock()
 
 	var start, end time.Time
-	if t.Query != nil {
-		start, end = t.Query.Start, t.Query.End
+	if t.query != nil {
+		start, end = t.query.Start, t.query.End
 	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(d.schema), ipc.WithAllocator(s.cfg.Allocator))
 	var sent int64
@@ -406,14 +556,59 @@ func (s *Server) trip(ctx context.Context, f *fault) error {
 	return status.Error(codes.Unavailable, "flighttest: stream dropped")
 }
 
-// DoAction answers the healthcheck action with no results.
-func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoActionServer) error {
-	s.record(Request{Method: MethodDoAction, Action: a.GetType(), Signature: signature(stream.Context())})
+// ListActions lists healthcheck, register-client-certificates and, with
+// a Config.Version, get-version: hsfs looks for get-version in this list
+// before it asks for it.
+func (s *Server) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
+	s.record(request(stream.Context(), MethodListActions))
 	if err := s.gate(stream.Context()); err != nil {
 		return err
 	}
-	if a.GetType() != "healthcheck" {
-		return status.Errorf(codes.Unimplemented, "flighttest: unknown action %q", a.GetType())
+	types := []string{ActionHealthcheck, ActionRegisterCertificates}
+	if s.cfg.Version != "" {
+		types = append(types, ActionGetVersion)
+	}
+	for _, ty := range types {
+		if err := stream.Send(&flight.ActionType{Type: ty}); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// DoAction answers healthcheck (no results), get-version (one result, the
+// Config.Version, on a server that has one) and register-client-certificates
+// (the body is the certificates JSON; no results).
+func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoActionServer) error {
+	ctx := stream.Context()
+	r := request(ctx, MethodDoAction)
+	r.Action, r.Body = a.GetType(), slices.Clone(a.GetBody())
+	s.record(r)
+	if err := s.gate(ctx); err != nil {
+		return err
+	}
+	switch a.GetType() {
+	case ActionHealthcheck:
+		return nil
+	case ActionGetVersion:
+		if s.cfg.Version == "" {
+			break
+		}
+		return stream.Send(&flight.Result{Body: []byte(s.cfg.Version)})
+	case ActionRegisterCertificates:
+		c, err := ParseCertificates(a.GetBody())
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "flighttest: %s: %v", ActionRegisterCertificates, err)
+		}
+		if s.cfg.CheckCertificates != nil {
+			if err := s.cfg.CheckCertificates(c); err != nil {
+				return status.Errorf(codes.PermissionDenied, "flighttest: certificates refused: %v", err)
+			}
+		}
+		s.mu.Lock()
+		s.registered[peerKey(ctx)] = c
+		s.mu.Unlock()
+		return nil
+	}
+	return status.Errorf(codes.Unimplemented, "flighttest: unknown action %q", a.GetType())
 }
