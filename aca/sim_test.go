@@ -108,8 +108,8 @@ var garbage = []struct{ ct, body string }{
 	{"", `active=eu`},
 }
 
-// timeline is a value that changes at given times; at returns the value in
-// force at t (the first entry's before it).
+// timeline is a value that changes at given times; get returns the value in
+// force at t (the zero value before the first change).
 type timeline[T any] struct {
 	at []time.Duration
 	v  []T
@@ -138,7 +138,7 @@ func (tl *timeline[T]) get(t time.Duration) T {
 		return tl.v[i]
 	}
 	if i == 0 {
-		return tl.v[0]
+		return zero
 	}
 	return tl.v[i-1]
 }
