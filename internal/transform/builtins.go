@@ -13,10 +13,11 @@ import (
 // input becomes NaN (float outputs) or pd.NA (nil here) for Int64 and
 // string outputs.
 
-// kernel runs one single-input built-in over a column: in has n values,
-// out has k columns of n values each (out[j*n+r]).
+// kernel runs one single-input built-in over a column: in has n values;
+// output j of row r goes to out[j*cs+r*rs] (cs=n, rs=1 for columns; cs=1,
+// rs=row width for rows).
 type kernel interface {
-	run(b boxer, in []any, out []any, n int) (boxer, error)
+	run(b boxer, in []any, out []any, n, cs, rs int) (boxer, error)
 }
 
 // builtinOutputs is the number of outputs and their hsfs output type
@@ -134,14 +135,14 @@ func ctxFloat(ctx map[string]any, key string, def float64) float64 {
 // gives nil.
 type minMax struct{ min, max float64 }
 
-func (k minMax) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k minMax) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, null, err := number(in[r])
 		if err != nil {
 			return b, err
 		}
 		if null {
-			out[r] = nil
+			out[r*rs] = nil
 			continue
 		}
 		switch {
@@ -150,9 +151,9 @@ func (k minMax) run(b boxer, in, out []any, n int) (boxer, error) {
 			if math.IsNaN(m) {
 				m = 0
 			}
-			out[r] = b.float(x - m)
+			out[r*rs] = b.float(x - m)
 		default:
-			out[r] = b.float((x - k.min) / (k.max - k.min))
+			out[r*rs] = b.float((x - k.min) / (k.max - k.min))
 		}
 	}
 	return b, nil
@@ -162,7 +163,7 @@ func (k minMax) run(b boxer, in, out []any, n int) (boxer, error) {
 // (x-mean)/std. Default mode like minMax: None → nil.
 type standard struct{ mean, std float64 }
 
-func (k standard) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k standard) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, null, err := number(in[r])
 		if err != nil {
@@ -170,14 +171,14 @@ func (k standard) run(b boxer, in, out []any, n int) (boxer, error) {
 		}
 		switch {
 		case null:
-			out[r] = nil
+			out[r*rs] = nil
 		case math.IsNaN(k.mean):
 			// hsfs returns the feature itself (not cast to float).
-			out[r] = in[r]
+			out[r*rs] = in[r]
 		case math.IsNaN(k.std) || k.std == 0:
-			out[r] = b.float(x - k.mean)
+			out[r*rs] = b.float(x - k.mean)
 		default:
-			out[r] = b.float((x - k.mean) / k.std)
+			out[r*rs] = b.float((x - k.mean) / k.std)
 		}
 	}
 	return b, nil
@@ -199,7 +200,7 @@ func newRobust(p []float64) robust {
 	return robust{ok: true, q2: p[49], iqr: iqr, onlyDiff: math.IsNaN(iqr) || iqr == 0}
 }
 
-func (k robust) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k robust) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
@@ -212,7 +213,7 @@ func (k robust) run(b boxer, in, out []any, n int) (boxer, error) {
 		default:
 			x = (x - k.q2) / k.iqr
 		}
-		out[r] = b.float(x)
+		out[r*rs] = b.float(x)
 	}
 	return b, nil
 }
@@ -255,17 +256,17 @@ func catLess(a, b any) bool {
 	return false
 }
 
-func (k label) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k label) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		if isNA(in[r]) {
-			out[r] = nil
+			out[r*rs] = nil
 			continue
 		}
 		i, ok := k.idx[catKey(in[r])]
 		if !ok {
 			i = -1
 		}
-		out[r] = b.int(i)
+		out[r*rs] = b.int(i)
 	}
 	return b, nil
 }
@@ -287,7 +288,7 @@ func newOneHot(uv []any) oneHot {
 	return oneHot{cats: cats, idx: m}
 }
 
-func (k oneHot) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k oneHot) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		hit := -1
 		if !isNA(in[r]) {
@@ -296,7 +297,7 @@ func (k oneHot) run(b boxer, in, out []any, n int) (boxer, error) {
 			}
 		}
 		for j := range k.cats {
-			out[j*n+r] = j == hit // bools box without allocating
+			out[j*cs+r*rs] = j == hit // bools box without allocating
 		}
 	}
 	return b, nil
@@ -305,16 +306,16 @@ func (k oneHot) run(b boxer, in, out []any, n int) (boxer, error) {
 // logT: ln(x) for x > 0, NaN otherwise (nulls included).
 type logT struct{}
 
-func (logT) run(b boxer, in, out []any, n int) (boxer, error) {
+func (logT) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
 			return b, err
 		}
 		if x > 0 {
-			out[r] = b.float(math.Log(x))
+			out[r*rs] = b.float(math.Log(x))
 		} else {
-			out[r] = b.float(math.NaN())
+			out[r*rs] = b.float(math.NaN())
 		}
 	}
 	return b, nil
@@ -329,25 +330,25 @@ type bins struct {
 	constant bool
 }
 
-func (k bins) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k bins) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
 			return b, err
 		}
 		if math.IsNaN(x) {
-			out[r] = nil
+			out[r*rs] = nil
 			continue
 		}
 		if k.constant {
-			out[r] = int64(0)
+			out[r*rs] = int64(0)
 			continue
 		}
 		i := sort.SearchFloat64s(k.edges, x) - 1 // first edge >= x, minus one
 		if i < 0 {
 			i = 0 // x == -inf == edges[0]: include_lowest
 		}
-		out[r] = b.int(int64(i))
+		out[r*rs] = b.int(int64(i))
 	}
 	return b, nil
 }
@@ -427,7 +428,7 @@ func newQuantile(p []float64) quantile {
 	return quantile{mode: 2, xp: xp, fp: fp}
 }
 
-func (k quantile) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k quantile) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
@@ -440,7 +441,7 @@ func (k quantile) run(b boxer, in, out []any, n int) (boxer, error) {
 		default:
 			x = interp(x, k.xp, k.fp)
 		}
-		out[r] = b.float(x)
+		out[r*rs] = b.float(x)
 	}
 	return b, nil
 }
@@ -465,7 +466,7 @@ func interp(x float64, xp, fp []float64) float64 {
 // fewer than 2 percentiles → float(x); null or NaN → NaN.
 type rank struct{ p []float64 }
 
-func (k rank) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k rank) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
@@ -475,7 +476,7 @@ func (k rank) run(b boxer, in, out []any, n int) (boxer, error) {
 			i := sort.Search(len(k.p), func(i int) bool { return k.p[i] > x })
 			x = min(max(float64(i)/float64(len(k.p)), 0), 1)
 		}
-		out[r] = b.float(x)
+		out[r*rs] = b.float(x)
 	}
 	return b, nil
 }
@@ -505,7 +506,7 @@ func newWinsor(p []float64, li, ui int) winsor {
 	return winsor{ok: true, lo: lo, hi: hi}
 }
 
-func (k winsor) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k winsor) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
@@ -514,7 +515,7 @@ func (k winsor) run(b boxer, in, out []any, n int) (boxer, error) {
 		if k.ok && !math.IsNaN(x) {
 			x = min(max(x, k.lo), k.hi)
 		}
-		out[r] = b.float(x)
+		out[r*rs] = b.float(x)
 	}
 	return b, nil
 }
@@ -570,15 +571,15 @@ func pySliceEnd(n, l int) int {
 	return min(n, l)
 }
 
-func (k topK) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k topK) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		switch {
 		case isNA(in[r]):
-			out[r] = nil
+			out[r*rs] = nil
 		case k.pass || k.keep[catKey(in[r])]:
-			out[r] = in[r]
+			out[r*rs] = in[r]
 		default:
-			out[r] = k.other
+			out[r*rs] = k.other
 		}
 	}
 	return b, nil
@@ -588,7 +589,7 @@ func (k topK) run(b boxer, in, out []any, n int) (boxer, error) {
 // (impute_mean, impute_median, impute_constant).
 type fillNum struct{ fill float64 }
 
-func (k fillNum) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k fillNum) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		x, _, err := number(in[r])
 		if err != nil {
@@ -597,7 +598,7 @@ func (k fillNum) run(b boxer, in, out []any, n int) (boxer, error) {
 		if math.IsNaN(x) {
 			x = k.fill
 		}
-		out[r] = b.float(x)
+		out[r*rs] = b.float(x)
 	}
 	return b, nil
 }
@@ -617,20 +618,20 @@ func newMode(s Statistics) mode {
 	return mode{has: true, fill: pyStr(byCountDesc(s.Histogram)[0].Value)}
 }
 
-func (k mode) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k mode) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		switch {
 		case isNA(in[r]) && k.has:
-			out[r] = k.fill
+			out[r*rs] = k.fill
 		case isNA(in[r]):
-			out[r] = nil
+			out[r*rs] = nil
 		case k.has:
-			out[r] = in[r]
+			out[r*rs] = in[r]
 		default:
 			if _, ok := in[r].(string); ok {
-				out[r] = in[r]
+				out[r*rs] = in[r]
 			} else {
-				out[r] = pyStr(in[r]) // feature.astype(str)
+				out[r*rs] = pyStr(in[r]) // feature.astype(str)
 			}
 		}
 	}
@@ -640,12 +641,12 @@ func (k mode) run(b boxer, in, out []any, n int) (boxer, error) {
 // fillCat (impute_category): nulls become the sentinel.
 type fillCat struct{ fill any }
 
-func (k fillCat) run(b boxer, in, out []any, n int) (boxer, error) {
+func (k fillCat) run(b boxer, in, out []any, n, cs, rs int) (boxer, error) {
 	for r := range n {
 		if isNA(in[r]) {
-			out[r] = k.fill
+			out[r*rs] = k.fill
 		} else {
-			out[r] = in[r]
+			out[r*rs] = in[r]
 		}
 	}
 	return b, nil

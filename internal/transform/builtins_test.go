@@ -56,7 +56,7 @@ func runBuiltin(t *testing.T, c bcase) [][]any {
 	n := len(c.in)
 	out := make([]any, n*nout)
 	var b boxer
-	if _, err := k.run(b, c.in, out, n); err != nil {
+	if _, err := k.run(b, c.in, out, n, n, 1); err != nil {
 		t.Fatal(err)
 	}
 	cols := make([][]any, nout)
@@ -201,7 +201,7 @@ func TestBuiltins(t *testing.T) {
 func TestBuiltinWrongType(t *testing.T) {
 	k, _ := newBuiltin("min_max_scaler", NoStatistics("f"), nil)
 	var b boxer
-	_, err := k.run(b, []any{"twelve"}, make([]any, 1), 1)
+	_, err := k.run(b, []any{"twelve"}, make([]any, 1), 1, 1, 1)
 	if !errors.Is(err, ErrType) {
 		t.Fatalf("got %v, want ErrType", err)
 	}

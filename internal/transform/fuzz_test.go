@@ -24,7 +24,7 @@ func FuzzParseExtended(f *testing.F) {
 			k, n := newBuiltin(name, s, nil)
 			in := []any{"a", nil, 1.0, int64(2)}
 			out := make([]any, len(in)*n)
-			_, _ = k.run(boxer{}, in, out, len(in))
+			_, _ = k.run(boxer{}, in, out, len(in), len(in), 1)
 		}
 	})
 }

@@ -124,6 +124,10 @@ type step struct {
 	in    [][2]int
 	out   []int // output slots (consecutive for a built-in)
 	boxes int   // numbers boxed per row
+	// rowOut: where a batch without on-demand functions writes this
+	// built-in's outputs straight into the result row (index of its first
+	// output in Names), or -1.
+	rowOut int
 	// on-demand only: for the missing check
 	need   []need
 	outNms []string
@@ -145,6 +149,15 @@ type Program struct {
 	outSlots []int
 	boxes    int
 	work     sync.Pool // *[]any of nslots: Run's working row
+	// RunBatch: its columns (pooled), the raw slots the model-dependent
+	// functions read or write (stage), the output positions taken straight
+	// from the raw rows (direct), the identity layout (rawSlots).
+	batchWork sync.Pool
+	stage     []int
+	mdtOut    []int // the model-dependent output slots written in columns
+	direct    []bool
+	fromStep  []bool // result positions a built-in writes directly
+	rawSlots  []int
 }
 
 // Empty reports whether the program does nothing.
@@ -360,8 +373,83 @@ func Compile(s Spec) (*Program, error) {
 	for _, b := range mdtB {
 		p.names = append(p.names, b.names...)
 	}
+	// An output that a later function drops keeps its place in the names
+	// but has no value: hsfs drops it from the row, then reads the
+	// transformed names with dict.get (vector_server.py).
+	mdtOutput := map[string]bool{}
+	for _, b := range mdtB {
+		for _, n := range b.names {
+			mdtOutput[n] = true
+		}
+	}
+	nilSlot := -1
 	for _, n := range p.names {
-		p.outSlots = append(p.outSlots, p.slotOf[n])
+		x := p.slotOf[n]
+		if mdtOutput[n] && dropped[n] {
+			if nilSlot < 0 {
+				nilSlot, p.nslots = p.nslots, p.nslots+1
+			}
+			x = nilSlot
+		}
+		p.outSlots = append(p.outSlots, x)
+	}
+	F := len(s.Features)
+	// A built-in whose outputs are each in the result once, consecutively,
+	// and read by no later function writes a batch's result rows directly.
+	count := map[int]int{}
+	for _, x := range p.outSlots {
+		count[x]++
+	}
+	p.fromStep = make([]bool, len(p.outSlots))
+	for i := range p.mdt {
+		st := &p.mdt[i]
+		st.rowOut = -1
+		if st.k == nil {
+			continue
+		}
+		first := slices.Index(p.outSlots, st.out[0])
+		ok := first >= 0 && first+len(st.out) <= len(p.outSlots)
+		for j, o := range st.out {
+			ok = ok && count[o] == 1 && p.outSlots[first+j] == o && o >= F
+		}
+		for _, later := range p.mdt[i+1:] {
+			for _, in := range later.in {
+				ok = ok && !slices.Contains(st.out, in[0]) && !slices.Contains(st.out, in[1])
+			}
+		}
+		if ok {
+			st.rowOut = first
+			for j := range st.out {
+				p.fromStep[first+j] = true
+			}
+		}
+	}
+	used := map[int]bool{}
+	for _, st := range p.mdt {
+		for _, in := range st.in {
+			for _, x := range in {
+				if x >= 0 && x < F {
+					used[x] = true
+				}
+			}
+		}
+		for _, o := range st.out {
+			if o < F {
+				used[o] = true
+			}
+			if st.rowOut < 0 {
+				p.mdtOut = append(p.mdtOut, o)
+			}
+		}
+	}
+	for x := range F {
+		if used[x] {
+			p.stage = append(p.stage, x)
+		}
+		p.rawSlots = append(p.rawSlots, x)
+	}
+	for _, x := range p.outSlots {
+		p.direct = append(p.direct, x < F && !used[x])
 	}
 	return p, nil
 }

@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -141,5 +142,75 @@ func TestLabelTransformationSkipped(t *testing.T) {
 		if n == "min_max_scaler_amount_" {
 			t.Fatal("a transformation of a label was applied")
 		}
+	}
+}
+
+// TestBatchMatchesRows: a batch gives, row for row, what Run gives (the
+// batch path stages only what the functions read and writes built-in
+// outputs straight into the result rows when it can).
+func TestBatchMatchesRows(t *testing.T) {
+	bs, braw := benchSpec()
+	chained := bs
+	chained.ModelDependent = append(append([]Function(nil), bs.ModelDependent...),
+		Function{Name: "winsorize", Features: []string{"log_transform_f2_"}, Dropped: []string{"log_transform_f2_"}})
+	chained.Statistics = map[string]Statistics{}
+	for k, v := range bs.Statistics {
+		chained.Statistics[k] = v
+	}
+	chained.Statistics["log_transform_f2_"] = Statistics{Min: nan, Max: nan, Mean: nan, StdDev: nan, Percentiles: []float64{0, 1, 2, 3}}
+	rows := func(base []any) [][]any {
+		out := make([][]any, 4)
+		for r := range out {
+			row := append([]any(nil), base...)
+			row[0] = float64(r * 7)
+			if r == 2 {
+				row[1], row[3] = nil, "zz"
+			}
+			out[r] = row
+		}
+		return out
+	}
+	ts := testSpec()
+	for _, c := range []struct {
+		name string
+		s    Spec
+		rows [][]any
+	}{
+		{"built-ins", bs, rows(braw)},
+		{"chained", chained, rows(braw)},
+		{"on-demand", ts, [][]any{{int64(7), 50.0, "red", 6.0, 2.0, nil}, {int64(8), 200.0, "blue", 1.0, 4.0, nil}, {int64(9), nil, nil, 3.0, 3.0, nil}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Compile(c.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.name == "chained" {
+				// log_transform_f2_ is dropped by winsorize: named, nil (hsfs dict.get).
+				one, _ := p.Run(c.rows[0], Input{}, true)
+				i := slices.Index(p.Names(), "log_transform_f2_")
+				if i < 0 || one[i] != nil || p.Names()[len(p.Names())-1] != "winsorize_log_transform_f2__" {
+					t.Fatalf("chained: %q %v", p.Names(), one)
+				}
+			}
+			for _, tr := range []bool{true, false} {
+				slab, err := p.RunBatch(len(c.rows), func(r int) []any { return c.rows[r] }, func(int) Input { return Input{} }, tr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := p.Width(tr)
+				for r, row := range c.rows {
+					one, err := p.Run(row, Input{}, tr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range one {
+						if !same(one[i], slab[r*w+i]) {
+							t.Fatalf("transformed=%v row %d %s: batch %#v, single %#v", tr, r, p.Names()[min(i, len(p.Names())-1)], slab[r*w+i], one[i])
+						}
+					}
+				}
+			}
+		})
 	}
 }

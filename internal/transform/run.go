@@ -65,13 +65,47 @@ func (p *Program) Run(raw []any, in Input, transformed bool) ([]any, error) {
 // row r's raw vector and in(r) its Input. It returns one slab, n rows of
 // Width(transformed) values each, row-major.
 func (p *Program) RunBatch(n int, raw func(r int) []any, in func(r int) Input, transformed bool) ([]any, error) {
-	f := frame{vals: make([]any, p.nslots*n), n: n}
+	need := p.nslots * n
+	wp, _ := p.batchWork.Get().(*[]any)
+	if wp == nil || cap(*wp) < need {
+		w := make([]any, need)
+		wp = &w
+	}
+	vals := (*wp)[:need]
+	direct := transformed && len(p.odt) == 0
+	defer func() {
+		// Clear only what was written, so that the pooled columns hold no
+		// references.
+		if direct {
+			for _, s := range p.stage {
+				clear(vals[s*n : s*n+n])
+			}
+			for _, s := range p.mdtOut {
+				clear(vals[s*n : s*n+n])
+			}
+		} else {
+			clear(vals)
+		}
+		p.batchWork.Put(wp)
+	}()
+	f := frame{vals: vals, n: n}
 	if b := p.boxes * n; b > 0 {
 		f.box.slab = make([]uint64, b)
 	}
 	F := len(p.raw)
+	// Without on-demand functions (whose request parameters may replace
+	// any feature) only the features the functions read are staged in
+	// columns; the others go straight from the rows to the result.
 	for r := range n {
 		row := raw(r)
+		if direct {
+			for _, s := range p.stage {
+				if s < len(row) {
+					f.vals[s*n+r] = row[s]
+				}
+			}
+			continue
+		}
 		for s := 0; s < F && s < len(row); s++ {
 			f.vals[s*n+r] = row[s]
 		}
@@ -89,19 +123,35 @@ func (p *Program) RunBatch(n int, raw func(r int) []any, in func(r int) Input, t
 	}
 	slots := p.outSlots
 	if !transformed {
-		slots = make([]int, F)
-		for i := range slots {
-			slots[i] = i
-		}
-	} else if err := p.steps(&f, p.mdt); err != nil {
-		return nil, err
+		slots = p.rawSlots
 	}
 	w := len(slots)
 	out := make([]any, n*w)
+	if direct {
+		if err := p.stepsInto(&f, out, w); err != nil {
+			return nil, err
+		}
+	} else if transformed {
+		if err := p.steps(&f, p.mdt); err != nil {
+			return nil, err
+		}
+	}
 	for r := range n {
-		row := out[r*w : r*w+w]
+		o := out[r*w : r*w+w]
+		var row []any
+		if direct {
+			row = raw(r)
+		}
 		for i, s := range slots {
-			row[i] = f.vals[s*n+r]
+			switch {
+			case direct && p.fromStep[i]:
+			case direct && p.direct[i]:
+				if s < len(row) {
+					o[i] = row[s]
+				}
+			default:
+				o[i] = f.vals[s*n+r]
+			}
 		}
 	}
 	return out, nil
@@ -210,7 +260,7 @@ func (p *Program) steps(f *frame, steps []step) error {
 			in := p.input(f, st.in[0])
 			lo := st.out[0] * n
 			var err error
-			if f.box, err = st.k.run(f.box, in, f.vals[lo:lo+len(st.out)*n], n); err != nil {
+			if f.box, err = st.k.run(f.box, in, f.vals[lo:lo+len(st.out)*n], n, n, 1); err != nil {
 				return fmt.Errorf("%s: %w", st.name, err)
 			}
 			continue
@@ -226,6 +276,26 @@ func (p *Program) steps(f *frame, steps []step) error {
 		}
 		if err := st.udf(ins, outs); err != nil {
 			return fmt.Errorf("transform: %s: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
+// stepsInto runs the model-dependent functions of a batch, writing the
+// outputs of those with rowOut straight into the result rows (width w).
+func (p *Program) stepsInto(f *frame, out []any, w int) error {
+	n := f.n
+	for i := range p.mdt {
+		st := &p.mdt[i]
+		if st.rowOut < 0 {
+			if err := p.steps(f, p.mdt[i:i+1]); err != nil {
+				return err
+			}
+			continue
+		}
+		var err error
+		if f.box, err = st.k.run(f.box, p.input(f, st.in[0]), out[st.rowOut:], n, 1, w); err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
 		}
 	}
 	return nil
