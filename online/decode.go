@@ -7,8 +7,8 @@ import (
 )
 
 // Rows are the decoded rows of one statement. Each value is one of int64,
-// float64, string, []byte, time.Time or nil (SQL NULL); an unsigned
-// BIGINT above math.MaxInt64 stays a uint64.
+// float64, string, []byte, time.Time, [Decimal] (for DECIMAL columns) or
+// nil (SQL NULL); an unsigned BIGINT above math.MaxInt64 stays a uint64.
 type Rows struct {
 	Columns []string
 	Values  [][]any
@@ -48,10 +48,7 @@ func convert(v any, k colKind) any {
 		case kindString:
 			return string(x)
 		case kindDecimal:
-			if f, err := strconv.ParseFloat(string(x), 64); err == nil {
-				return f
-			}
-			return string(x)
+			return Decimal(x)
 		case kindUnsigned:
 			if u, err := strconv.ParseUint(string(x), 10, 64); err == nil {
 				return convert(u, kindAsIs)

@@ -33,7 +33,7 @@ func TestQueryDecodesTypes(t *testing.T) {
 		t.Fatalf("rows %+v", res.Rows)
 	}
 	row := res.Rows[0].Values[0]
-	want := []any{int64(7), 7.5, "v7", []byte{1, 2}, time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC), 7.25, nil, uint64(18446744073709551615)}
+	want := []any{int64(7), 7.5, "v7", []byte{1, 2}, time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC), Decimal("7.25"), nil, uint64(18446744073709551615)}
 	for i, w := range want {
 		switch wv := w.(type) {
 		case []byte:
