@@ -197,10 +197,30 @@ func (c *Client) activeRegion(ctx context.Context, wait bool) (region.ID, error)
 		}
 	}
 	if age := c.active.Staleness(); age > c.cfg.MaxStateAge {
+		if st, ok = c.refresh(ctx); ok {
+			return normID(st.Active), nil
+		}
 		return "", fmt.Errorf("offline: %w: the ACA last confirmed region %q as active %v ago, more than Config.MaxStateAge (%v); refusing to trust it until the ACA answers again",
 			aca.ErrStale, normID(st.Active), age.Round(time.Millisecond), c.cfg.MaxStateAge)
 	}
 	return normID(st.Active), nil
+}
+
+// refresh asks a source that can Refresh (as *aca.Client can) for one
+// more polling round, bounded by Config.HealthcheckTimeout, and returns
+// the state if it is now fresh enough.
+func (c *Client) refresh(ctx context.Context) (aca.State, bool) {
+	rf, ok := c.active.(refresher)
+	if !ok {
+		return aca.State{}, false
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.HealthcheckTimeout)
+	defer cancel()
+	st, err := rf.Refresh(rctx)
+	if err != nil || st.Active == "" || c.active.Staleness() > c.cfg.MaxStateAge {
+		return aca.State{}, false
+	}
+	return st, true
 }
 
 func (c *Client) waitActive(ctx context.Context) (aca.State, error) {

@@ -49,9 +49,10 @@ type Config struct {
 
 	// MaxStateAge bounds how old the ACA's last confirmed state may be
 	// (ActiveSource.Staleness) when a read or a healthcheck is routed by
-	// it: past it the call fails with an error wrapping aca.ErrStale and
-	// sends nothing, rather than trust an old answer about which region
-	// is active. It is checked when each attempt is routed, not between
+	// it: past it the client asks a source that can Refresh for one more
+	// round, and if the state is still too old the call fails with an
+	// error wrapping aca.ErrStale and sends nothing, rather than trust an
+	// old answer about which region is active. It is checked when each attempt is routed, not between
 	// the record batches of a stream already open. Set a large value to
 	// trust any age. Default: 10s ([DefaultMaxStateAge]).
 	MaxStateAge time.Duration

@@ -3,8 +3,10 @@ package offline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -421,6 +423,45 @@ func TestStaleState(t *testing.T) {
 			e.arb.SetStaleness(0)
 			if err := calls["ReadBatch"](); err != nil {
 				t.Errorf("ReadBatch once fresh: %v", err)
+			}
+		})
+	}
+}
+
+// freshening is an ActiveSource whose Refresh confirms the state again
+// when fresh is set, as an *aca.Client whose endpoints answer again.
+type freshening struct {
+	*flighttest.Arbiter
+	fresh     bool
+	refreshes atomic.Int32
+}
+
+func (f *freshening) Refresh(context.Context) (aca.State, error) {
+	f.refreshes.Add(1)
+	if f.fresh {
+		f.SetStaleness(0)
+	}
+	st, _ := f.Current()
+	return st, nil
+}
+
+func TestStaleStateRefreshedOnce(t *testing.T) {
+	for _, fresh := range []bool{true, false} {
+		t.Run(fmt.Sprintf("refresh confirms=%v", fresh), func(t *testing.T) {
+			e := newEnv(t, envOpts{})
+			src := &freshening{Arbiter: e.arb, fresh: fresh}
+			c, err := offline.New(offline.Config{Regions: []offline.Region{{ID: eu, Addr: e.srv[eu].Addr(), Insecure: true}}}, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			e.arb.SetStaleness(time.Hour)
+			err = c.Healthcheck(ctxT(t, 10*time.Second))
+			if fresh != (err == nil) || (!fresh && !errors.Is(err, aca.ErrStale)) {
+				t.Fatalf("Healthcheck: %v", err)
+			}
+			if n := src.refreshes.Load(); n != 1 {
+				t.Errorf("%d refreshes, want 1", n)
 			}
 		})
 	}

@@ -20,7 +20,9 @@ import (
 // notice a flip. If the source also has a method
 // Watch(ctx) <-chan aca.State (as *aca.Client does), a Reader watches it
 // too, so a flip also cuts short a stream that is stalled in the old
-// region.
+// region. If it has Refresh(ctx) (aca.State, error) (as *aca.Client has),
+// a state older than Config.MaxStateAge is refreshed once, bounded by
+// Config.HealthcheckTimeout, before the call is refused.
 type ActiveSource interface {
 	// Current returns the latest state and whether one is known.
 	Current() (aca.State, bool)
@@ -31,9 +33,13 @@ type ActiveSource interface {
 	Staleness() time.Duration
 }
 
-// watcher is the optional part of an ActiveSource.
+// watcher and refresher are the optional parts of an ActiveSource.
 type watcher interface {
 	Watch(ctx context.Context) <-chan aca.State
+}
+
+type refresher interface {
+	Refresh(ctx context.Context) (aca.State, error)
 }
 
 // QuerySource gives a feature view's batch query for [start, end) from
