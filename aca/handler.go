@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tandemfs/tandem/region"
 )
 
 // DefaultCheckInterval is how often, at most, a [Handler] looks at its file.
@@ -40,7 +42,7 @@ type Handler struct {
 	path     string
 	interval time.Duration
 	log      *slog.Logger
-	now      func() time.Time
+	clock    region.Clock // tests set a fake one
 
 	mu        sync.Mutex
 	checked   time.Time // when the file was last read
@@ -52,23 +54,25 @@ type Handler struct {
 	staleNote string    // the StaleHeader value; "" when fresh
 }
 
-// HandlerOption sets how a [Handler] works.
-type HandlerOption func(*Handler)
+// HandlerOption sets how a [Handler] works. Options fill a settings
+// struct that [NewHandler] validates and copies; they never touch a Handler.
+type HandlerOption func(*handlerOptions)
+
+type handlerOptions struct {
+	interval time.Duration
+	log      *slog.Logger
+}
 
 // WithCheckInterval sets the least time between two looks at the file; 0
 // looks on every request. Default: [DefaultCheckInterval].
 func WithCheckInterval(d time.Duration) HandlerOption {
-	return func(h *Handler) { h.interval = d }
+	return func(o *handlerOptions) { o.interval = d }
 }
 
 // WithHandlerLogger logs reloads and invalid files to l. Default: no
 // logging.
 func WithHandlerLogger(l *slog.Logger) HandlerOption {
-	return func(h *Handler) {
-		if l != nil {
-			h.log = l
-		}
-	}
+	return func(o *handlerOptions) { o.log = l }
 }
 
 // NewHandler reads and parses the file at path and returns a Handler that
@@ -78,20 +82,19 @@ func NewHandler(path string, opts ...HandlerOption) (*Handler, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty state file path", ErrInvalidConfig)
 	}
-	h := &Handler{
-		path:     path,
-		interval: DefaultCheckInterval,
-		log:      slog.New(slog.DiscardHandler),
-		now:      time.Now,
-	}
-	for _, o := range opts {
-		if o != nil {
-			o(h)
+	o := handlerOptions{interval: DefaultCheckInterval}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
 		}
 	}
-	if h.interval < 0 {
-		return nil, fmt.Errorf("%w: check interval %v is negative", ErrInvalidConfig, h.interval)
+	if o.interval < 0 {
+		return nil, fmt.Errorf("%w: check interval %v is negative", ErrInvalidConfig, o.interval)
 	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{path: path, interval: o.interval, log: o.log, clock: region.SystemClock{}}
 	raw, err := readCapped(path)
 	if err != nil {
 		return nil, fmt.Errorf("aca: reading the state file: %w", err)
@@ -101,7 +104,7 @@ func NewHandler(path string, opts ...HandlerOption) (*Handler, error) {
 		return nil, fmt.Errorf("aca: state file %s: %w", path, err)
 	}
 	h.raw = raw
-	h.checked = h.now()
+	h.checked = h.clock.Now()
 	h.setState(st)
 	return h, nil
 }
@@ -159,7 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // every change, even one that keeps the size and lands in the same mtime
 // tick.
 func (h *Handler) checkLocked() {
-	now := h.now()
+	now := h.clock.Now()
 	if h.interval > 0 && now.Sub(h.checked) < h.interval {
 		return
 	}

@@ -121,13 +121,13 @@ func TestHandlerCheckInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	h.now = func() time.Time { return now }
+	clk := newFakeClock()
+	h.clock, h.checked = clk, clk.Now()
 	writeFile(t, path, usBody)
 	if !h.State().Equal(euState) || bodyOf(t, get(t, h, "")) != string(encodeState(euState)) {
 		t.Fatal("file re-read before the check interval passed")
 	}
-	now = now.Add(time.Hour)
+	clk.Advance(time.Hour)
 	if bodyOf(t, get(t, h, "")) != string(encodeState(usState)) {
 		t.Fatal("file not re-read after the check interval")
 	}
