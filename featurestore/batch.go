@@ -220,7 +220,7 @@ func (r *batchRun) read(ctx context.Context) error {
 	}
 	var cobuf [2]online.CallOption
 	copts := r.o.online(cobuf[:0])
-	store, b := r.fv.c.store, r.b
+	store, b := r.p.store, r.b
 	if !r.o.perStatement || G == 1 {
 		res, err := store.QueryGroup(ctx, r.calls, copts...)
 		if err != nil {

@@ -25,13 +25,17 @@ import (
 // concurrent use. Close it when done: Close closes only what New opened
 // (not the parts given with WithACA, WithMetadata or WithOnline).
 type Client struct {
-	cfg   Config
-	md    *metadata.Client
-	acaC  *aca.Client
-	store *online.Store
-	owned []func() error // closers of what New opened, in close order
-	log   *slog.Logger
-	tel   *telemetry
+	cfg  Config
+	md   *metadata.Client
+	acaC *aca.Client
+	// store is the online store: given, created by New, or created by
+	// the first load when a region is discovered (onlineStore).
+	store     atomic.Pointer[online.Store]
+	storeMu   sync.Mutex // serialises discovery
+	storeOpts []online.Option
+	owned     []func() error // closers of what New opened, in close order
+	log       *slog.Logger
+	tel       *telemetry
 
 	planOpts planOptions
 
@@ -161,21 +165,26 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		c.md = m
 		c.owned = append(c.owned, m.Close)
 	}
-	c.store = o.store
-	if c.store == nil {
-		sopts := []online.Option{online.WithLogger(c.log)}
+	c.store.Store(o.store)
+	if o.store == nil {
+		c.storeOpts = []online.Option{online.WithLogger(c.log)}
 		if o.tp != nil {
-			sopts = append(sopts, online.WithTracerProvider(o.tp))
+			c.storeOpts = append(c.storeOpts, online.WithTracerProvider(o.tp))
 		}
 		if o.mp != nil {
-			sopts = append(sopts, online.WithMeterProvider(o.mp))
+			c.storeOpts = append(c.storeOpts, online.WithMeterProvider(o.mp))
 		}
-		s, err := online.New(cfg.onlineConfig(nil), sopts...)
-		if err != nil {
-			return fail(fmt.Errorf("%w: online: %w", ErrInvalidConfig, err))
+		// With a region to discover, the store is created on first use
+		// (discovery reads metadata, and New does no I/O); otherwise now,
+		// so that its config is checked here.
+		if !cfg.discovered() {
+			s, err := online.New(cfg.onlineConfig(nil), c.storeOpts...)
+			if err != nil {
+				return fail(fmt.Errorf("%w: online: %w", ErrInvalidConfig, err))
+			}
+			c.store.Store(s)
+			c.owned = append(c.owned, s.Close)
 		}
-		c.store = s
-		c.owned = append(c.owned, s.Close)
 	}
 	c.plans = newTTLLRU[viewKey, *FeatureView](cfg.MaxPlans, cfg.PlanTTL)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -190,15 +199,21 @@ func (c *Client) Metadata() *metadata.Client { return c.md }
 // ACA returns the ACA client in use, or nil when there is none.
 func (c *Client) ACA() *aca.Client { return c.acaC }
 
-// Online returns the online store in use.
-func (c *Client) Online() *online.Store { return c.store }
+// Online returns the online store in use, or nil while a region's online
+// store is still to be discovered (until the first FeatureView or Ping).
+func (c *Client) Online() *online.Store { return c.store.Load() }
 
 // Ping checks that one MySQL server of every region answers.
 func (c *Client) Ping(ctx context.Context) error {
-	if c.closed.Load() {
+	if !c.enter() {
 		return ErrClosed
 	}
-	return c.store.Ping(ctx)
+	defer c.wg.Done()
+	s, err := c.onlineStore(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Ping(ctx)
 }
 
 // Close stops the background refresh, waits for plan loads in flight and
@@ -341,7 +356,11 @@ func (c *Client) fetchPlan(ctx context.Context, k viewKey) (*plan, error) {
 		// a load that runs for every caller.
 		return nil, fmt.Errorf("featurestore: loading feature view %s: %w: metadata returned no view", k, ErrInvalidPlan)
 	}
-	p, err := buildPlan(c.store, view, single, batch, c.planOpts)
+	store, err := c.onlineStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := buildPlan(store, view, single, batch, c.planOpts)
 	return c.transformPlan(ctx, view, p, err) // transform.go
 
 }

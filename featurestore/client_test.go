@@ -35,12 +35,22 @@ func TestConfigValidation(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// A region without MySQL servers is discovered on first use
+	// (TestCredentialDiscovery): New accepts it and does no I/O.
+	noMySQL := ok
+	noMySQL.Regions = append([]featurestore.RegionConfig(nil), ok.Regions...)
+	noMySQL.Regions[1].MySQL = nil
+	if c, err = featurestore.New(noMySQL); err != nil {
+		t.Fatalf("no MySQL servers: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
 	for name, mut := range map[string]func(*featurestore.Config){
 		"no local":        func(c *featurestore.Config) { c.Local = "" },
 		"local not given": func(c *featurestore.Config) { c.Local = "ap" },
 		"no regions":      func(c *featurestore.Config) { c.Regions = nil },
 		"twice":           func(c *featurestore.Config) { c.Regions[1].ID = "EU" },
-		"no mysql":        func(c *featurestore.Config) { c.Regions[1].MySQL = nil },
 		"no hopsworks":    func(c *featurestore.Config) { c.Regions[0].HopsworksURL = "" },
 		"bad hopsworks":   func(c *featurestore.Config) { c.Regions[0].HopsworksURL = "ftp://x" },
 		"no key":          func(c *featurestore.Config) { c.APIKey = "" },

@@ -124,6 +124,10 @@ type RegionConfig struct {
 	// "https://eu.example.com/hopsworks-api/api". Required unless
 	// WithMetadata is given.
 	HopsworksURL string
+	// TLS secures the connections to the region's MySQL servers, given or
+	// discovered (a mode such as required or verify-identity, and a CA;
+	// see online.TLSConfig). Default: nil, no TLS.
+	TLS *online.TLSConfig
 }
 
 // VectorCacheConfig turns on the per-view vector cache.
@@ -231,15 +235,12 @@ func (c Config) normalize(o *options) (Config, error) {
 			return bad("region %s is given twice (IDs ignore case)", id)
 		}
 		seen[id] = true
-		if o.store == nil && len(r.MySQL) == 0 {
-			return bad("region %s has no MySQL servers (or pass WithOnline)", id)
-		}
 		if o.md == nil {
 			if err := checkHopsworksURL(r.HopsworksURL, c.APIKey != "", c.AllowInsecureHTTP); err != nil {
 				return bad("region %s: HopsworksURL %s", id, err)
 			}
 		}
-		out.Regions[i] = RegionConfig{ID: id, MySQL: append([]string(nil), r.MySQL...), HopsworksURL: r.HopsworksURL}
+		out.Regions[i] = RegionConfig{ID: id, MySQL: append([]string(nil), r.MySQL...), HopsworksURL: r.HopsworksURL, TLS: r.TLS}
 	}
 	if !seen[local] {
 		return bad("Local region %s is not in Regions", local)
@@ -300,17 +301,17 @@ func (c *Config) discovered() bool {
 // onlineConfig is the online store's config: Config.Online's tuning with
 // the regions and logins of c. logins holds the discovered login of each
 // region that has no MySQL servers configured.
-func (c *Config) onlineConfig(logins map[region.ID]onlineLogin) online.Config {
+func (c *Config) onlineConfig(logins map[region.ID]*metadata.OnlineCredentials) online.Config {
 	oc := c.Online
 	oc.Local, oc.Regions = c.Local, nil
 	oc.User, oc.Password = c.MySQLUser, c.MySQLPassword
 	for _, r := range c.Regions {
-		rc := online.RegionConfig{ID: r.ID}
+		rc := online.RegionConfig{ID: r.ID, TLS: r.TLS}
 		for _, a := range r.MySQL {
 			rc.Servers = append(rc.Servers, online.ServerConfig{Addr: a})
 		}
 		if l, ok := logins[r.ID]; ok && len(r.MySQL) == 0 {
-			rc.Servers = append(rc.Servers, online.ServerConfig{MySQL: l.mysqlConfig(c.Online.Database)})
+			rc.Servers = append(rc.Servers, discoveredServer(l))
 		}
 		oc.Regions = append(oc.Regions, rc)
 	}
@@ -325,6 +326,7 @@ func (c *Config) metadataConfig() metadata.Config {
 		Timeout: c.MetadataTimeout,
 
 		AllowInsecureHTTP: c.AllowInsecureHTTP,
+		External:          c.External,
 	}
 	for _, r := range c.Regions {
 		mc.Regions = append(mc.Regions, metadata.RegionConfig{ID: r.ID, BaseURL: r.HopsworksURL})

@@ -1,67 +1,54 @@
 package featurestore
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"net"
-	"net/url"
-	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/tandemfs/tandem/metadata"
+	"github.com/tandemfs/tandem/online"
+	"github.com/tandemfs/tandem/region"
 )
 
-// onlineLogin is one region's online-store login, as found in its
-// "onlinefeaturestore" storage connector. Its password never reaches a
-// log, an error or a String.
-type onlineLogin struct {
-	addr     string // host:port
-	database string
-	user     string
-	password string
+// onlineStore returns the online store, creating it on first use when a
+// region's online store is to be discovered (Config.Regions[].MySQL
+// empty): each such region's address, user and password come from that
+// region's "onlinefeaturestore" storage connector (metadata.Client.
+// OnlineStoreCredentials, as hsfs's storage_connector_api.py and
+// util_sql.py read them). A failed discovery is retried on the next call.
+func (c *Client) onlineStore(ctx context.Context) (*online.Store, error) {
+	if s := c.store.Load(); s != nil {
+		return s, nil
+	}
+	c.storeMu.Lock()
+	defer c.storeMu.Unlock()
+	if s := c.store.Load(); s != nil {
+		return s, nil
+	}
+	logins := map[region.ID]*metadata.OnlineCredentials{}
+	for _, r := range c.cfg.Regions {
+		if len(r.MySQL) > 0 {
+			continue
+		}
+		cred, err := c.md.OnlineStoreCredentials(ctx, r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("featurestore: discovering the online store of region %s: %w", r.ID, err)
+		}
+		logins[r.ID] = cred
+	}
+	s, err := online.New(c.cfg.onlineConfig(logins), c.storeOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("featurestore: the discovered online store: %w", err)
+	}
+	c.owned = append(c.owned, s.Close)
+	c.store.Store(s)
+	return s, nil
 }
 
-// String keeps the password out of logs and errors.
-func (l onlineLogin) String() string {
-	return fmt.Sprintf("{addr=%s database=%s user=%s password=%s}", l.addr, l.database, l.user, redacted(l.password))
-}
-
-func (l onlineLogin) mysqlConfig(database string) *mysql.Config {
+// discoveredServer is the online server of a discovered login.
+func discoveredServer(l *metadata.OnlineCredentials) online.ServerConfig {
 	m := mysql.NewConfig()
-	m.Net, m.Addr, m.User, m.Passwd = "tcp", l.addr, l.user, l.password
-	m.DBName = l.database
-	if database != "" {
-		m.DBName = database
-	}
-	return m
-}
-
-// parseJDBC reads the address and database of a storage connector's JDBC
-// URL, "jdbc:mysql://host:port/db?options" (hsfs util_sql.py reads the same
-// URL). externalHost, when set, replaces the host, as hsfs does for
-// clients outside the cluster. The URL is outside input: what it cannot
-// read is an error that does not quote it (it may carry credentials).
-func parseJDBC(s, externalHost string) (addr, database string, err error) {
-	rest, ok := strings.CutPrefix(s, "jdbc:")
-	if !ok {
-		return "", "", errors.New("the connection string is not a jdbc: URL")
-	}
-	u, perr := url.Parse(rest)
-	if perr != nil || u.Scheme != "mysql" || u.Host == "" || u.Opaque != "" {
-		return "", "", errors.New("the connection string is not a jdbc:mysql://host:port/ URL")
-	}
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = "3306"
-	}
-	if externalHost != "" {
-		host = externalHost
-	}
-	if host == "" {
-		return "", "", errors.New("the connection string has no host")
-	}
-	database = strings.TrimPrefix(u.Path, "/")
-	if strings.Contains(database, "/") {
-		return "", "", errors.New("the connection string's database has a slash")
-	}
-	return net.JoinHostPort(host, port), database, nil
+	m.Net, m.Addr, m.User, m.Passwd, m.DBName = "tcp", l.Addr, l.User, l.Password, l.Database
+	return online.ServerConfig{Name: string(l.Region) + "-discovered", MySQL: m}
 }

@@ -147,31 +147,3 @@ func FuzzSelectedColumns(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseJDBC: the storage connector's URL is outside input; parsing
-// never panics, and an error is one of a few fixed messages, so it never
-// quotes the URL (which may carry credentials).
-func FuzzParseJDBC(f *testing.F) {
-	for _, s := range []string{
-		"jdbc:mysql://10.0.0.5:3306/p?useSSL=false", "jdbc:mysql://h/p", "jdbc:mysql://[::1]:1/p", "jdbc:mysql://u:pw@h:1/%zz",
-		"jdbc:", "jdbc:mysql:", "jdbc:mysql://", "jdbc:mysql:opaque",
-	} {
-		f.Add(s, "")
-		f.Add(s, "ext.example")
-	}
-	f.Fuzz(func(t *testing.T, s, ext string) {
-		addr, _, err := parseJDBC(s, ext)
-		if err != nil {
-			switch err.Error() {
-			case "the connection string is not a jdbc: URL", "the connection string is not a jdbc:mysql://host:port/ URL",
-				"the connection string has no host", "the connection string's database has a slash":
-			default:
-				t.Fatalf("error %q is not a fixed message", err)
-			}
-			return
-		}
-		if addr == "" {
-			t.Fatal("no address and no error")
-		}
-	})
-}

@@ -26,6 +26,7 @@ type plan struct {
 	loaded  time.Time
 	source  region.ID // the region whose metadata built it
 
+	store  *online.Store  // the store its statements are prepared on
 	names  []string       // vector order: features by index, no labels or helpers
 	pos    map[string]int // feature name -> position in names
 	groups []*group       // one per feature group statement, in statement order
@@ -115,7 +116,7 @@ func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []me
 	if fv == nil {
 		return nil, fmt.Errorf("%w: no feature view metadata", ErrInvalidPlan)
 	}
-	b := &planBuilder{fv: fv, p: &plan{name: fv.Name, version: fv.Version, id: fv.ID, loaded: time.Now(), source: fv.Region,
+	b := &planBuilder{fv: fv, p: &plan{name: fv.Name, version: fv.Version, id: fv.ID, loaded: time.Now(), source: fv.Region, store: store,
 		pos: map[string]int{}, accepted: map[string]struct{}{}}}
 	b.cols, b.fgs = columnsOf(fv)
 	b.feats = slices.Clone(fv.Features)

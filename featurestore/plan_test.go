@@ -201,28 +201,3 @@ func TestSelectedColumns(t *testing.T) {
 		}
 	}
 }
-
-func TestParseJDBC(t *testing.T) {
-	for _, tc := range []struct {
-		url, ext, addr, db string
-		err                bool
-	}{
-		{"jdbc:mysql://10.0.0.5:3306/myproject?useSSL=false&allowPublicKeyRetrieval=true", "", "10.0.0.5:3306", "myproject", false},
-		{"jdbc:mysql://mysqld.service.consul:3306/p", "rondb.example.com", "rondb.example.com:3306", "p", false},
-		{"jdbc:mysql://h/p", "", "h:3306", "p", false},
-		{"jdbc:mysql://[::1]:3307/p", "", "[::1]:3307", "p", false},
-		{"mysql://h:1/p", "", "", "", true},
-		{"jdbc:postgresql://h:1/p", "", "", "", true},
-		{"jdbc:mysql:///p", "", "", "", true},
-		{"jdbc:mysql://h:1/a/b", "", "", "", true},
-		{"jdbc:mysql://u:s3cr3t@h:1/%zz", "", "", "", true},
-	} {
-		addr, db, err := parseJDBC(tc.url, tc.ext)
-		if (err != nil) != tc.err || addr != tc.addr || db != tc.db {
-			t.Errorf("%q: got %q %q %v", tc.url, addr, db, err)
-		}
-		if err != nil && strings.Contains(err.Error(), "s3cr3t") {
-			t.Errorf("error quotes the URL: %v", err)
-		}
-	}
-}

@@ -273,7 +273,7 @@ func (fv *FeatureView) oneGroup(ctx context.Context, p *plan, r *resolved, v *Ve
 	if len(calls) == 0 {
 		return nil
 	}
-	res, err := fv.c.store.QueryGroup(ctx, calls, copts...)
+	res, err := p.store.QueryGroup(ctx, calls, copts...)
 	if err != nil {
 		return fv.c.wrapRead(p, err)
 	}
@@ -297,7 +297,7 @@ func (fv *FeatureView) perGroup(ctx context.Context, p *plan, r *resolved, v *Ve
 		}
 		call := []online.Call{{Stmt: g.single, Args: r.args[g.argOffset : g.argOffset+len(g.keys) : g.argOffset+len(g.keys)]}}
 		eg.Go(func() error {
-			res, err := fv.c.store.QueryGroup(ectx, call, copts...)
+			res, err := p.store.QueryGroup(ectx, call, copts...)
 			results[gi] = res
 			return err
 		})
