@@ -69,9 +69,16 @@ type Config struct {
 	MaxStmtsPerConn int
 
 	// AllowAnySelect accepts any single SELECT in Prepare, not only the
-	// statement shapes Hopsworks generates for online serving. The check
-	// is then a deny-list, which is never complete: rely on a user without
-	// write or FILE privileges. Default: false.
+	// statement shapes Hopsworks generates for online serving (see
+	// sqlcheck.go). Risk: the check is then a deny-list of clauses and
+	// well-known functions, which is never complete. A SELECT can call
+	// functions with side effects that no client can see: locks, sleeps,
+	// file reads, and stored functions, which run with their definer's
+	// rights and can even end the session's read-only mode (MariaDB
+	// 10.11). The server's read-only session still refuses row and
+	// sequence writes, but not files, locks or sleeps: with this set, use
+	// an account with SELECT on the project's database only (no EXECUTE,
+	// no FILE). Default: false.
 	AllowAnySelect bool
 
 	// Hedge tunes the hedge delay and budget.
@@ -101,9 +108,9 @@ type ServerConfig struct {
 
 // HedgeConfig tunes when a hedge is sent.
 type HedgeConfig struct {
-	// Disabled turns hedging off: only failovers after transient errors.
-	// Default: false.
-	Disabled bool
+	// NoHedge sends no hedges for any read, as the per-call [NoHedge]
+	// does for one: only failovers after errors. Default: false.
+	NoHedge bool
 	// Delay, if set, is a fixed hedge delay. Default: 0, which means
 	// adaptive: the smallest delay at which recent latency says a hedge is
 	// likely to win (see delay.go), clamped to [Floor, Ceiling].
@@ -125,13 +132,13 @@ type HedgeConfig struct {
 	// finishes under its own deadline so its connection survives
 	// (go-sql-driver closes the connection to cancel).
 	CancelLosers bool
-	// NoInline keeps every first attempt on a worker goroutine. By
+	// WorkersOnly keeps every first attempt on a worker goroutine. By
 	// default, a server whose recent attempts rarely outlast the hedge
 	// delay (≤ 1% of at least 200) gets the first attempt on the caller's
 	// goroutine, which saves two goroutine hand-offs per read; a hedge
 	// that wins then interrupts that attempt, which costs its connection
 	// (see conn.go). Losers on workers always keep theirs. Default: false.
-	NoInline bool
+	WorkersOnly bool
 	// SoftMultiplier × the server's p99 is how long an attempt may run
 	// before it counts as a failure for health, clamped to
 	// [SoftMin, SoftMax]. Default: 10, 50ms, 500ms.

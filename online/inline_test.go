@@ -51,8 +51,8 @@ func TestInlineReadInterruptedByWinningHedge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Region != "us" || !res.Hedged || res.Attempt != 1 {
-		t.Fatalf("served by %s hedged=%v attempt %d; want the hedge to us", res.Region, res.Hedged, res.Attempt)
+	if res.Region != "us" || !res.Hedged || res.Winner != 1 {
+		t.Fatalf("served by %s hedged=%v attempt %d; want the hedge to us", res.Region, res.Hedged, res.Winner)
 	}
 	if el > 250*time.Millisecond {
 		t.Fatalf("read took %v: the inline attempt was not interrupted (stall 500ms)", el)
@@ -206,12 +206,12 @@ func TestInterruptorOnlyStopsAttachedSockets(t *testing.T) {
 	}
 }
 
-// TestNoInline: with Hedge.NoInline, first attempts stay on workers however
+// TestWorkersOnly: with Hedge.WorkersOnly, first attempts stay on workers however
 // fast the server is.
-func TestNoInline(t *testing.T) {
+func TestWorkersOnly(t *testing.T) {
 	c := startCluster(t, 2)
 	cfg := c.config("eu", "eu", "us")
-	cfg.Hedge.NoInline = true
+	cfg.Hedge.WorkersOnly = true
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qSingle)
 	for i := range inlineMinSamples + 50 {
@@ -221,7 +221,7 @@ func TestNoInline(t *testing.T) {
 	}
 	time.Sleep(3 * refreshTick)
 	if s.servers[0].inline.Load() {
-		t.Fatal("s0 reads inline with NoInline set")
+		t.Fatal("s0 reads inline with WorkersOnly set")
 	}
 }
 

@@ -75,7 +75,7 @@ func (s *Store) refreshDelays(now time.Time, snap *region.Snapshot) {
 			rtt := s.hedgeTargetRTT(srv)
 			srv.hedgeNs.Store(int64(adaptiveDelay(snap, rtt, h)))
 		}
-		srv.inline.Store(!h.NoInline && !h.CancelLosers && rarelyHedged(snap, time.Duration(srv.hedgeNs.Load())))
+		srv.inline.Store(!h.WorkersOnly && !h.CancelLosers && rarelyHedged(snap, time.Duration(srv.hedgeNs.Load())))
 	}
 }
 

@@ -29,10 +29,10 @@ type Result struct {
 	// it won); Attempts counts the attempts started.
 	Hedged   bool
 	Attempts int
-	// Attempt is the position in the plan of the attempt that served the
+	// Winner is the position in the plan of the attempt that served the
 	// read: 0 for the preferred server, 1 for the first hedge or failover
 	// (another server of the same region when it has one), and so on.
-	Attempt int
+	Winner int
 	// Suppressed reports that a hedge was due but the hedge budget refused
 	// it at least once.
 	Suppressed bool
@@ -102,7 +102,7 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 	r := &read{s: s, calls: calls}
 	r.plan = s.topo.Plan(o.pin, r.buf[:0])
 	ctx, span := s.tel.start(ctx, len(calls))
-	noHedge := o.noHedge || s.cfg.Hedge.Disabled
+	noHedge := o.noHedge || s.cfg.Hedge.NoHedge
 	r.first = s.servers[r.plan[0].Index]
 	hp := hedge.Plan[[]*Rows]{Targets: len(r.plan), Classify: classify, Runner: r, NoDelay: noHedge}
 	// A server that is rarely hedged reads on the caller's goroutine (see
@@ -114,7 +114,7 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 		hp.Inline = true
 	}
 	rows, out, err := hedge.Do(ctx, s.engine, hp)
-	res := &Result{Rows: rows, Hedged: out.Hedged(), Attempts: out.Launched, Attempt: out.Winner,
+	res := &Result{Rows: rows, Hedged: out.Hedged(), Attempts: out.Launched, Winner: out.Winner,
 		Suppressed: out.Suppressed, Latency: time.Since(start)}
 	if out.Winner >= 0 {
 		res.Region, res.Server = r.plan[out.Winner].Region, r.plan[out.Winner].Name

@@ -73,7 +73,7 @@ func TestHedgeFiresWhenPreferredStalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Region != "us" || !res.Hedged || res.Attempts != 2 || res.Attempt != 1 {
+	if res.Region != "us" || !res.Hedged || res.Attempts != 2 || res.Winner != 1 {
 		t.Fatalf("got %s hedged=%v attempts=%d, want the us hedge to win", res.Region, res.Hedged, res.Attempts)
 	}
 	if el := time.Since(start); el > 200*time.Millisecond {

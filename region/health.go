@@ -7,7 +7,7 @@ import (
 )
 
 // HealthConfig tunes ejection and probation. The zero value means the
-// defaults, which aim at the bounds in DESIGN.md §4: a dead server ejected
+// defaults, which aim at the bounds in docs/ARCHITECTURE.md#hedging: a dead server ejected
 // within about 100 ms, a recovered one back within about 200 ms.
 type HealthConfig struct {
 	// FailureThreshold is how many failures in a row eject a server.

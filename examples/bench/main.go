@@ -1,5 +1,5 @@
 // Command bench is Tandem's benchmark and chaos harness (issues 7 and 8,
-// DESIGN.md §6). It starts real MariaDB servers for two regions (eu, the
+// docs/ARCHITECTURE.md, §6). It starts real MariaDB servers for two regions (eu, the
 // local one, and us, the remote one, each behind a fault proxy), HAProxy
 // in TCP mode, and runs the scenarios S1–S7 against four contenders with
 // the same closed-loop load: the raw go-sql-driver against eu (the

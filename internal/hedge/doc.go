@@ -3,7 +3,7 @@
 // hedge) or at once when an attempt fails transiently (a failover). The
 // first success wins; a fatal error ends the request at once.
 //
-// The rules come from DESIGN.md §4: hedges are capped by a [Budget] (a
+// The rules come from docs/ARCHITECTURE.md#hedging: hedges are capped by a [Budget] (a
 // token bucket plus a concurrency cap) and only the new hedge is
 // suppressed when it is spent; losers are not cancelled by default, since
 // go-sql-driver cancels by closing the connection while the server keeps

@@ -29,7 +29,7 @@ type Config struct {
 	AttemptTimeout time.Duration
 	// CancelLosers cancels the attempts still running once the request is
 	// over (a winner, a fatal error, or the caller gave up). Default: false
-	// (see DESIGN.md §4 rule 6).
+	// (see docs/ARCHITECTURE.md#hedging, rule 6).
 	CancelLosers bool
 	// SelfBounded says the attempts bound themselves (for MySQL: the
 	// driver's read and write timeouts, which are socket deadlines). The
