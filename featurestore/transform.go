@@ -319,3 +319,14 @@ func (p *plan) transformBatch(b *Batch, entries []map[string]any, o *vectorOpts)
 	}
 	return nil
 }
+
+// TransformedFeatures returns the names of a transformed vector, in order
+// (Vector.Names when Transform is on, the default); without transformation
+// functions they are Features.
+func (fv *FeatureView) TransformedFeatures() []string {
+	p := fv.plan.Load()
+	if p.tf == nil {
+		return append([]string(nil), p.names...)
+	}
+	return append([]string(nil), p.tf.names...)
+}
