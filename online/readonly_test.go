@@ -170,6 +170,8 @@ func bypassCorpus(dir string) []bypass {
 		{"string escape", "SELECT CASE WHEN `fg0`.`a` IS NULL THEN \"x\" ELSE `fg0`.`a` END AS `a`" + roFrom, effNone, "", true},
 		{"string escape", "SELECT 1 AS \"x\\\" INTO OUTFILE '{D}/s3' -- \"", effFile, "ANSI_QUOTES", false},
 		{"string escape", "SELECT CASE WHEN `fg0`.`a` IS NULL THEN 'x ELSE `fg0`.`a` END AS `a`" + roFrom, effNone, "", false},
+		{"string escape", "SELECT `fg0`.`id` AS `id`, \"sleep\"(1) AS `a`" + roFrom, effSleep, "ANSI_QUOTES", false},
+		{"string escape", "SELECT `fg0`.`id` AS `id`, \"get_lock\" ('tandem_k', 0) AS `a`" + roFrom, effLock, "ANSI_QUOTES", false},
 		{"string escape", "SELECT CASE WHEN `fg0`.`a` IS NULL THEN \\N ELSE `fg0`.`a` END AS `a`" + roFrom, effNone, "", false},
 		{"string escape", "SELECT CASE WHEN `fg0`.`a` IS NULL THEN 'x' 'y' ELSE `fg0`.`a` END AS `a`" + roFrom, effNone, "", true},
 		{"string escape", "SELECT CASE WHEN `fg0`.`a` IS NULL THEN _binary'x' ELSE `fg0`.`a` END AS `a`" + roFrom, effNone, "", true},
@@ -314,7 +316,7 @@ func (f *roFixture) store(t *testing.T, anySelect bool, mc *mysql.Config) *Store
 	t.Helper()
 	cfg := Config{Local: "eu", Regions: []RegionConfig{{ID: "eu", Servers: []ServerConfig{{Name: "eu-1", MySQL: mc}}}}}
 	cfg.AllowAnySelect = anySelect
-	cfg.Hedge.Disabled = true
+	cfg.Hedge.NoHedge = true
 	return newStore(t, cfg)
 }
 

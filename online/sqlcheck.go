@@ -582,6 +582,7 @@ var denied = map[string]bool{
 	"SLEEP": true, "BENCHMARK": true, "LOAD_FILE": true,
 	"MASTER_POS_WAIT": true, "SOURCE_POS_WAIT": true, "MASTER_GTID_WAIT": true,
 	"WAIT_FOR_EXECUTED_GTID_SET": true, "WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS": true,
+	"SYS_EXEC": true, "SYS_EVAL": true, // lib_mysqludf_sys
 }
 
 // checkAnySelect is the check of Config.AllowAnySelect: q is one SELECT,
@@ -610,6 +611,12 @@ func checkAnySelect(q string) (stmtInfo, error) {
 			// MySQL calls a backquoted function name, e.g. `sleep`(1).
 			if w := strings.ToUpper(t.text); denied[w] && k+1 < len(toks) && toks[k+1].is(tPunct, "(") {
 				return info, invalid("%q is not allowed in a read (byte %d)", w, t.pos)
+			}
+		case tString:
+			// Under ANSI_QUOTES, "sleep"(1) is a call; a string is never
+			// followed by "(" otherwise.
+			if k+1 < len(toks) && toks[k+1].is(tPunct, "(") {
+				return info, invalid("a quoted name followed by \"(\" at byte %d is a function call under ANSI_QUOTES", t.pos)
 			}
 		case tParam:
 			info.params++
