@@ -52,7 +52,7 @@ func newInstruments(c *Client, mp metric.MeterProvider) (*instruments, error) {
 		return nil, fmt.Errorf("aca: creating metrics: %w", err)
 	}
 	staleness, err := m.Float64ObservableGauge("tandem.aca.staleness",
-		metric.WithDescription("Time since the ACA state was last confirmed by a majority of the endpoints that answered."),
+		metric.WithDescription("Time since the start of the round that last confirmed the ACA state (a quorum of the configured endpoints reported it)."),
 		metric.WithUnit("s"))
 	if err != nil {
 		return nil, fmt.Errorf("aca: creating metrics: %w", err)

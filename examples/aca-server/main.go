@@ -6,6 +6,12 @@
 // The file holds {"active": "eu", "secondary": "us"}. An invalid edit is
 // logged and the last good state is served with the Tandem-Aca-Stale
 // header until the file is fixed. SIGINT or SIGTERM shuts down gracefully.
+//
+// Run an odd number of them, each on its own host and spread over both
+// regions: a client confirms a state only when more than half of the
+// configured endpoints report it, so three tolerate one failure and five
+// tolerate two. To raise the epoch, add "epoch": N to every file;
+// docs/aca.md ("Epochs") says how to reset it.
 package main
 
 import (
