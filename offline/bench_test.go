@@ -71,7 +71,7 @@ func BenchmarkReadBatch(b *testing.B) {
 	}
 
 	queries := flighttest.SignedQueries(signer)
-	client, err := offline.New(offline.Config{Regions: []offline.Region{{ID: eu, Addr: srv.Addr(), Insecure: true}}},
+	client, err := offline.New(offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: srv.Addr(), Insecure: true}}},
 		flighttest.NewArbiter(eu, us), offline.WithQuerySource(queries))
 	if err != nil {
 		b.Fatal(err)

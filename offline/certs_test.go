@@ -160,7 +160,7 @@ func TestTrainingDatasetCertificates(t *testing.T) {
 			if offline.IsRetryable(err) {
 				t.Error("a refusal is reported retryable")
 			}
-			if !strings.HasPrefix(err.Error(), "offline: ") || !strings.Contains(err.Error(), "Region.Certificates") {
+			if !strings.HasPrefix(err.Error(), "offline: ") || !strings.Contains(err.Error(), "RegionConfig.Certificates") {
 				t.Errorf("message %q lacks the prefix or the hint", err)
 			}
 		})
@@ -175,7 +175,7 @@ func TestCertificatesNeverPrinted(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := offline.Certificates{KeyStoreFile: ks, TrustStore: []byte("TRUSTSTORE-BYTES"), KeyPEM: []byte("-----BEGIN PRIVATE KEY-----KEYBYTES"), Password: secret}
-	cfg := offline.Config{Regions: []offline.Region{{ID: eu, Addr: "h", Certificates: c}}}
+	cfg := offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: "h", Certificates: c}}}
 	var logged strings.Builder
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("cfg", "certs", c, "cfg", cfg)
 	for _, s := range []string{c.String(), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", c), logged.String()} {
@@ -186,7 +186,7 @@ func TestCertificatesNeverPrinted(t *testing.T) {
 		}
 	}
 	// A bad pair's error names no key material either.
-	_, err := offline.New(offline.Config{Regions: []offline.Region{{ID: eu, Addr: "h", Certificates: offline.Certificates{
+	_, err := offline.New(offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: "h", Certificates: offline.Certificates{
 		CertPEM: []byte("CERTBYTES"), KeyPEM: []byte("KEYBYTES"), Password: secret}}}}, flighttest.NewArbiter(eu, us))
 	if err == nil || strings.Contains(err.Error(), "KEYBYTES") || strings.Contains(err.Error(), secret) {
 		t.Errorf("New: %v", err)
@@ -213,7 +213,7 @@ func TestCertificatesValidation(t *testing.T) {
 		{"key without cert", offline.Certificates{KeyFile: empty}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := offline.New(offline.Config{Regions: []offline.Region{{ID: eu, Addr: "h", Certificates: tc.c}}}, flighttest.NewArbiter(eu, us))
+			c, err := offline.New(offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: "h", Certificates: tc.c}}}, flighttest.NewArbiter(eu, us))
 			if err == nil {
 				c.Close()
 				t.Fatal("New accepted it")
@@ -316,7 +316,7 @@ func TestMutualTLS(t *testing.T) {
 		{"system roots", withStores(offline.Certificates{CertPEM: p.clientCert, KeyPEM: p.clientKey}), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := offline.New(offline.Config{Regions: []offline.Region{{ID: eu, Addr: srv.Addr(), Certificates: tc.certs}}, HealthcheckTimeout: 5 * time.Second},
+			c, err := offline.New(offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: srv.Addr(), Certificates: tc.certs}}, HealthcheckTimeout: 5 * time.Second},
 				flighttest.NewArbiter(eu, us))
 			if err != nil {
 				t.Fatal(err)

@@ -45,7 +45,7 @@ type Config struct {
 	// names active but that is not listed cannot be read
 	// ([ErrNoEndpoint]). IDs compare case-insensitively and must be
 	// unique. Required: at least one.
-	Regions []Region
+	Regions []RegionConfig
 
 	// MaxStateAge bounds how old the ACA's last confirmed state may be
 	// (ActiveSource.Staleness) when a read or a healthcheck is routed by
@@ -84,10 +84,12 @@ type Config struct {
 	MaxRecvMsgSize int
 }
 
-// Region is one region's query service. The zero Region is invalid: ID and
-// Addr are required. Without TLS, Certificates or Insecure the connection
-// uses TLS with the system's roots and no client certificate.
-type Region struct {
+// RegionConfig is one region's query service, in the shape of
+// featurestore.RegionConfig and online.RegionConfig. The zero RegionConfig
+// is invalid: ID and Addr are required. Without TLS, Certificates or
+// Insecure the connection uses TLS with the system's roots and no client
+// certificate.
+type RegionConfig struct {
 	// ID names the region as the ACA does, e.g. "eu". Required.
 	ID region.ID
 
@@ -190,10 +192,10 @@ func (c Certificates) hasTLS() bool {
 		c.CAFile != "" || len(c.CAPEM) > 0
 }
 
-// regionSetup is what New derives from a Region once: its transport
+// regionSetup is what New derives from a RegionConfig once: its transport
 // credentials and, if it has stores, the certificates JSON.
 type regionSetup struct {
-	Region
+	RegionConfig
 	creds credentials.TransportCredentials
 	certs []byte // the x-certificates-json value; nil without stores
 }
@@ -228,7 +230,7 @@ func (cfg Config) normalize() (Config, []regionSetup, error) {
 		out.MaxRetryBackoff = out.RetryBackoff
 	}
 
-	out.Regions = make([]Region, 0, len(cfg.Regions))
+	out.Regions = make([]RegionConfig, 0, len(cfg.Regions))
 	setups := make([]regionSetup, 0, len(cfg.Regions))
 	for i, rg := range cfg.Regions {
 		id, err := region.ParseID(string(rg.ID))
@@ -246,13 +248,13 @@ func (cfg Config) normalize() (Config, []regionSetup, error) {
 		if err != nil {
 			return Config{}, nil, fmt.Errorf("%w: region %q: %w", ErrInvalidConfig, id, err)
 		}
-		out.Regions = append(out.Regions, su.Region)
+		out.Regions = append(out.Regions, su.RegionConfig)
 		setups = append(setups, su)
 	}
 	return out, setups, nil
 }
 
-func (rg Region) setup() (regionSetup, error) {
+func (rg RegionConfig) setup() (regionSetup, error) {
 	if rg.Addr == "" {
 		return regionSetup{}, fmt.Errorf("the Addr is empty")
 	}
@@ -278,13 +280,13 @@ func (rg Region) setup() (regionSetup, error) {
 		if rg.TLS != nil || c.hasTLS() {
 			return regionSetup{}, fmt.Errorf("the Insecure flag cannot be combined with TLS or a client certificate or CA")
 		}
-		return regionSetup{Region: rg, creds: insecure.NewCredentials(), certs: certs}, nil
+		return regionSetup{RegionConfig: rg, creds: insecure.NewCredentials(), certs: certs}, nil
 	}
 	tc, err := c.tlsConfig(rg.TLS)
 	if err != nil {
 		return regionSetup{}, err
 	}
-	return regionSetup{Region: rg, creds: credentials.NewTLS(tc), certs: certs}, nil
+	return regionSetup{RegionConfig: rg, creds: credentials.NewTLS(tc), certs: certs}, nil
 }
 
 // tlsConfig adds c's client certificate and CA to a clone of base.

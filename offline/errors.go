@@ -110,7 +110,7 @@ func withKind(kind, cause error) error {
 func hint(err error) string {
 	switch {
 	case errors.Is(err, ErrUnauthorized):
-		return " (the signature is issued per region and per query: fetch a fresh batch query from the active region; for a training dataset, check Region.Certificates)"
+		return " (the signature is issued per region and per query: fetch a fresh batch query from the active region; for a training dataset, check RegionConfig.Certificates)"
 	case errors.Is(err, ErrNotFound):
 		return " (check the feature view name and version, or the training dataset path)"
 	case errors.Is(err, ErrUnavailable):

@@ -21,7 +21,7 @@ import (
 func Example() {
 	signer := flighttest.NewSigner([]byte("secret"))
 	servers := map[region.ID]*flighttest.Server{}
-	var regions []offline.Region
+	var regions []offline.RegionConfig
 	// A day of hourly sales.
 	day := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
 	schema := arrow.NewSchema([]arrow.Field{
@@ -45,7 +45,7 @@ func Example() {
 			log.Fatal(err)
 		}
 		servers[r] = s
-		regions = append(regions, offline.Region{ID: r, Addr: s.Addr(), Insecure: true})
+		regions = append(regions, offline.RegionConfig{ID: r, Addr: s.Addr(), Insecure: true})
 	}
 	for _, r := range recs {
 		r.Release()

@@ -162,7 +162,7 @@ func newEnv(t *testing.T, eo envOpts) *env {
 			t.Fatal(err)
 		}
 		e.srv[r] = s
-		cfg.Regions = append(cfg.Regions, offline.Region{ID: r, Addr: s.Addr(), Insecure: true, Certificates: testCerts})
+		cfg.Regions = append(cfg.Regions, offline.RegionConfig{ID: r, Addr: s.Addr(), Insecure: true, Certificates: testCerts})
 	}
 	e.srv[us].SetReady(false) // the standby crash-loops
 	if eo.cfg != nil {

@@ -120,7 +120,7 @@ func TestMetadataQueriesEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		qs[r] = s
-		cfg.Regions = append(cfg.Regions, offline.Region{ID: r, Addr: s.Addr(), Insecure: true})
+		cfg.Regions = append(cfg.Regions, offline.RegionConfig{ID: r, Addr: s.Addr(), Insecure: true})
 	}
 	for _, r := range recs {
 		r.Release()

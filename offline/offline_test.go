@@ -450,7 +450,7 @@ func TestStaleStateRefreshedOnce(t *testing.T) {
 		t.Run(fmt.Sprintf("refresh confirms=%v", fresh), func(t *testing.T) {
 			e := newEnv(t, envOpts{})
 			src := &freshening{Arbiter: e.arb, fresh: fresh}
-			c, err := offline.New(offline.Config{Regions: []offline.Region{{ID: eu, Addr: e.srv[eu].Addr(), Insecure: true}}}, src)
+			c, err := offline.New(offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: e.srv[eu].Addr(), Insecure: true}}}, src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -704,8 +704,10 @@ func TestInvalidArguments(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	arb := flighttest.NewArbiter(eu, us)
-	ok := []offline.Region{{ID: eu, Addr: "eu.example:5005"}}
-	one := func(rg offline.Region) offline.Config { return offline.Config{Regions: []offline.Region{rg}} }
+	ok := []offline.RegionConfig{{ID: eu, Addr: "eu.example:5005"}}
+	one := func(rg offline.RegionConfig) offline.Config {
+		return offline.Config{Regions: []offline.RegionConfig{rg}}
+	}
 	for _, tc := range []struct {
 		name   string
 		cfg    offline.Config
@@ -713,13 +715,13 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"no active source", offline.Config{Regions: ok}, nil},
 		{"no regions", offline.Config{}, arb},
-		{"empty addr", one(offline.Region{ID: eu}), arb},
-		{"no region id", one(offline.Region{Addr: "h"}), arb},
-		{"bad region id", one(offline.Region{ID: "e u", Addr: "h"}), arb},
-		{"same region twice", offline.Config{Regions: []offline.Region{{ID: "eu", Addr: "h"}, {ID: "EU", Addr: "h"}}}, arb},
-		{"insecure with CA", one(offline.Region{ID: eu, Addr: "h", Insecure: true, Certificates: offline.Certificates{CAPEM: []byte("x")}}), arb},
-		{"CAPEM without cert", one(offline.Region{ID: eu, Addr: "h", Certificates: offline.Certificates{CAPEM: []byte("not pem")}}), arb},
-		{"missing CAFile", one(offline.Region{ID: eu, Addr: "h", Certificates: offline.Certificates{CAFile: "/nonexistent/ca.pem"}}), arb},
+		{"empty addr", one(offline.RegionConfig{ID: eu}), arb},
+		{"no region id", one(offline.RegionConfig{Addr: "h"}), arb},
+		{"bad region id", one(offline.RegionConfig{ID: "e u", Addr: "h"}), arb},
+		{"same region twice", offline.Config{Regions: []offline.RegionConfig{{ID: "eu", Addr: "h"}, {ID: "EU", Addr: "h"}}}, arb},
+		{"insecure with CA", one(offline.RegionConfig{ID: eu, Addr: "h", Insecure: true, Certificates: offline.Certificates{CAPEM: []byte("x")}}), arb},
+		{"CAPEM without cert", one(offline.RegionConfig{ID: eu, Addr: "h", Certificates: offline.Certificates{CAPEM: []byte("not pem")}}), arb},
+		{"missing CAFile", one(offline.RegionConfig{ID: eu, Addr: "h", Certificates: offline.Certificates{CAFile: "/nonexistent/ca.pem"}}), arb},
 		{"negative timeout", offline.Config{Regions: ok, ReadTimeout: -1}, arb},
 		{"negative MaxStateAge", offline.Config{Regions: ok, MaxStateAge: -1}, arb},
 	} {
@@ -736,7 +738,7 @@ func TestNewValidates(t *testing.T) {
 	}
 	t.Run("valid config does no I/O", func(t *testing.T) {
 		// Nothing listens on these addresses: New must not care.
-		c, err := offline.New(offline.Config{Regions: []offline.Region{{ID: "EU", Addr: "127.0.0.1"}, {ID: us, Addr: "127.0.0.1:1"}}}, arb)
+		c, err := offline.New(offline.Config{Regions: []offline.RegionConfig{{ID: "EU", Addr: "127.0.0.1"}, {ID: us, Addr: "127.0.0.1:1"}}}, arb)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -158,7 +158,7 @@ func runACA(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult, e
 			return res, err
 		}
 		qs[r] = s
-		ocfg.Regions = append(ocfg.Regions, offline.Region{ID: r, Addr: s.Addr(), Insecure: true})
+		ocfg.Regions = append(ocfg.Regions, offline.RegionConfig{ID: r, Addr: s.Addr(), Insecure: true})
 	}
 	for _, r := range recs {
 		r.Release()
