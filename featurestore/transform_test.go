@@ -83,7 +83,11 @@ func approxEqual(a, b []any) bool {
 func TestTransformedVector(t *testing.T) {
 	e := newEnv(t)
 	addTransformedView(e)
-	c := newClient(t, e.config("eu"), featurestore.WithTransformation("spend_ratio", 2, spendRatio))
+	cfg := e.config("eu")
+	// A short plan TTL, so that the metadata outage below is met by
+	// failing background refreshes and an expired plan.
+	cfg.PlanTTL = 300 * time.Millisecond
+	c := newClient(t, cfg, featurestore.WithTransformation("spend_ratio", 2, spendRatio))
 	fv := mustView(t, c, tfView, 1)
 
 	// aid 10: balance 15, country DE, tier 1, c_tax 0.3+0.01 = 0.31, src eu.
@@ -159,6 +163,7 @@ func TestTransformedVector(t *testing.T) {
 	for _, s := range e.hw {
 		s.SetFault(hopsworkstest.FaultUnavailable)
 	}
+	time.Sleep(3 * cfg.PlanTTL) // past the TTL: refreshes fail, the last good plan stays
 	fv2, err := c.FeatureView(ctxT(t, 5*time.Second), tfView, 1)
 	if err != nil {
 		t.Fatal(err)
