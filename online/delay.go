@@ -55,3 +55,40 @@ func softThreshold(snap *region.Snapshot, h HedgeConfig) time.Duration {
 	d := time.Duration(h.SoftMultiplier * float64(p99))
 	return min(max(d, h.SoftMin), h.SoftMax)
 }
+
+// The recent window: the last second of a server's latencies, so that the
+// delay reacts to a brownout's onset within a few hundred milliseconds.
+// The main window holds 30 s, in which the first second of 2% stalls is a
+// fraction of the jitter a healthy server had, so on its own the delay
+// stays tuned for health (up to the Ceiling) for seconds while every
+// stalled read waits for it.
+const (
+	recentSlots     = 4
+	recentSlotWidth = 250 * time.Millisecond
+	// onsetMinStalls is how many stalls the recent window must show before
+	// it may lower the delay, so that one slow read cannot.
+	onsetMinStalls = 3
+)
+
+// onsetDelay is the smallest D in [Floor, Ceiling] at which the recent
+// window says the tail is made of stalls a hedge would beat: at least
+// onsetMinStalls attempts ran beyond D + rtt + 1ms, and they are two
+// thirds of those that ran beyond D (the same test as adaptiveDelay's
+// second rule). It is the Ceiling when the window shows no such stalls.
+// Only this rule is asked of the recent window: its few samples cannot
+// tell a rare tail (the first rule) from none.
+func onsetDelay(snap *region.Snapshot, rtt time.Duration, h HedgeConfig) time.Duration {
+	d := h.Ceiling
+	region.Steps(h.Floor, h.Ceiling, func(c time.Duration) bool {
+		t := snap.Tail(c)
+		if t < onsetMinStalls {
+			return false // fewer beyond larger delays still
+		}
+		if w := snap.Tail(c + rtt + time.Millisecond); w >= onsetMinStalls && 3*w >= 2*t {
+			d = c
+			return false
+		}
+		return true
+	})
+	return d
+}

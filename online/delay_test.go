@@ -71,3 +71,36 @@ func TestSoftThreshold(t *testing.T) {
 		t.Fatalf("slow server: %v, want the 500ms cap", d)
 	}
 }
+
+// TestOnsetDelay: the first few hundred milliseconds of a brownout, seen
+// by the recent window, bring the delay down although the main window is
+// still made of health; the recent window of a healthy server never does.
+func TestOnsetDelay(t *testing.T) {
+	h := HedgeConfig{Floor: time.Millisecond, Ceiling: 10 * time.Millisecond, MaxRate: 0.001}
+	const remote = 20 * time.Millisecond
+	// 30 s of health on a loaded machine: jitter up to the ceiling.
+	long := snapOf(300*time.Microsecond, 29000, 3*time.Millisecond, 300, 8*time.Millisecond, 100, 12*time.Millisecond, 40)
+	if d := adaptiveDelay(long, remote, h); d != h.Ceiling {
+		t.Fatalf("healthy main window: %v, want the ceiling (the premise of the test)", d)
+	}
+	for _, tc := range []struct {
+		name   string
+		recent *region.Snapshot
+		lo, hi time.Duration
+	}{
+		// 250 ms into "2% of reads stall 100 ms" at ~1000 reads/s.
+		{"onset", snapOf(300*time.Microsecond, 245, 100*time.Millisecond, 5), time.Millisecond, 1100 * time.Microsecond},
+		// The same with some jitter: hedge above the jitter, well below the ceiling.
+		{"onset with jitter", snapOf(300*time.Microsecond, 240, 3*time.Millisecond, 5, 100*time.Millisecond, 5), 3 * time.Millisecond, 3300 * time.Microsecond},
+		{"healthy", snapOf(300*time.Microsecond, 990, 3*time.Millisecond, 9, 12*time.Millisecond, 1), h.Ceiling, h.Ceiling},
+		{"one slow read", snapOf(300*time.Microsecond, 249, 100*time.Millisecond, 1), h.Ceiling, h.Ceiling},
+		{"empty", snapOf(), h.Ceiling, h.Ceiling},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := min(adaptiveDelay(long, remote, h), onsetDelay(tc.recent, remote, h))
+			if d < tc.lo || d > tc.hi {
+				t.Fatalf("delay %v, want in [%v, %v]", d, tc.lo, tc.hi)
+			}
+		})
+	}
+}

@@ -17,7 +17,7 @@ import (
 // cheap (an atomic load per server).
 const (
 	probeTick   = 10 * time.Millisecond
-	refreshTick = 250 * time.Millisecond
+	refreshTick = 100 * time.Millisecond
 	warmTick    = time.Second
 )
 
@@ -26,7 +26,7 @@ func (s *Store) maintain() {
 	t := time.NewTicker(probeTick)
 	defer t.Stop()
 	var lastRefresh, lastWarm time.Time
-	var snap region.Snapshot
+	var snap, recent region.Snapshot
 	logged := make([]int64, len(s.servers))
 	for {
 		now := s.clock.Now()
@@ -42,7 +42,7 @@ func (s *Store) maintain() {
 		}
 		if now.Sub(lastRefresh) >= refreshTick {
 			lastRefresh = now
-			s.refreshDelays(now, &snap)
+			s.refreshDelays(now, &snap, &recent)
 		}
 		if now.Sub(lastWarm) >= warmTick {
 			lastWarm = now
@@ -63,7 +63,7 @@ func (s *Store) maintain() {
 
 // refreshDelays recomputes every server's adaptive hedge delay and soft
 // failure threshold from its latency window.
-func (s *Store) refreshDelays(now time.Time, snap *region.Snapshot) {
+func (s *Store) refreshDelays(now time.Time, snap, recent *region.Snapshot) {
 	h := s.cfg.Hedge
 	for _, srv := range s.servers {
 		srv.rs.Health.Latency().Snapshot(now, snap)
@@ -73,7 +73,9 @@ func (s *Store) refreshDelays(now time.Time, snap *region.Snapshot) {
 			// the same region if there is one, otherwise to the nearest
 			// other region: use that target's round trip.
 			rtt := s.hedgeTargetRTT(srv)
-			srv.hedgeNs.Store(int64(adaptiveDelay(snap, rtt, h)))
+			d := adaptiveDelay(snap, rtt, h)
+			srv.recent.Snapshot(now, recent)
+			srv.hedgeNs.Store(int64(min(d, onsetDelay(recent, rtt, h))))
 		}
 		srv.inline.Store(!h.WorkersOnly && !h.CancelLosers && rarelyHedged(snap, time.Duration(srv.hedgeNs.Load())))
 	}

@@ -222,6 +222,7 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 			// and record how long it ran at least, so the delay and the
 			// choice to read inline see it.
 			h.Latency().Record(now, el)
+			srv.recent.Record(now, el)
 			if !soft.fired.Load() && h.Failure(now) {
 				s.ejected(srv, "attempts outrun by hedges")
 			}
@@ -229,6 +230,7 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 		return nil, &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "query", Err: errInterrupted}
 	case err == nil:
 		h.Success(now, el)
+		srv.recent.Record(now, el)
 	case blamesServer(err) && !soft.fired.Load():
 		if h.Failure(now) {
 			s.ejected(srv, err.Error())

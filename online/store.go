@@ -49,6 +49,9 @@ type server struct {
 	mc    *mysql.Config // the pool's connections'
 	probe *mysql.Config // probes': ProbeTimeout for every I/O
 
+	// recent is the last second of the server's latencies (delay.go).
+	recent *region.Sketch
+
 	hedgeNs atomic.Int64 // adaptive hedge delay after an attempt here
 	softNs  atomic.Int64 // an attempt running longer is a soft failure
 	rttNs   atomic.Int64 // smoothed round trip of warm pings
@@ -128,7 +131,7 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 		}
 		pc := mc.Clone()
 		pc.Timeout, pc.ReadTimeout, pc.WriteTimeout = cfg.ProbeTimeout, cfg.ProbeTimeout, cfg.ProbeTimeout
-		srv := &server{rs: rs, mc: mc, probe: pc}
+		srv := &server{rs: rs, mc: mc, probe: pc, recent: region.NewSketch(recentSlots, recentSlotWidth)}
 		srv.pool = &pool{
 			max: cfg.MaxOpenConns, minIdle: cfg.MinIdleConns, lifetime: cfg.ConnMaxLifetime,
 			stmtCap: cfg.MaxStmtsPerConn,
