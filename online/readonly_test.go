@@ -259,7 +259,7 @@ type roFixture struct {
 	root   *sql.DB // straight to the server, for snapshots
 	out    string  // directory the corpus writes files into
 	user   *mysql.Config
-	seldef *mysql.Config // an account with SELECT on the database only
+	selOnly *mysql.Config // an account with SELECT on the database only
 }
 
 func startReadOnlyFixture(t *testing.T) *roFixture {
@@ -286,7 +286,7 @@ func startReadOnlyFixture(t *testing.T) *roFixture {
 		t.Fatal(err)
 	}
 	base := t.TempDir()
-	f := &roFixture{srv: srv, out: filepath.Join(base, "out"), user: srv.UserConfig("tandem_rw", "pw", ""), seldef: srv.UserConfig("tandem_sel", "pw", "")}
+	f := &roFixture{srv: srv, out: filepath.Join(base, "out"), user: srv.UserConfig("tandem_rw", "pw", ""), selOnly: srv.UserConfig("tandem_sel", "pw", "")}
 	if err := os.Mkdir(f.out, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func openPlain(t *testing.T, mc *mysql.Config) *sql.DB {
 	return db
 }
 
-// store opens a Store as the fixture's powerful account.
+// store opens a Store for the account of mc, hedging off.
 func (f *roFixture) store(t *testing.T, anySelect bool, mc *mysql.Config) *Store {
 	t.Helper()
 	cfg := Config{Local: "eu", Regions: []RegionConfig{{ID: "eu", Servers: []ServerConfig{{Name: "eu-1", MySQL: mc}}}}}
@@ -554,7 +554,7 @@ func TestReadOnlySecondLayer(t *testing.T) {
 			t.Fatalf("the server changed: %+v, was %+v", after, before)
 		}
 	})
-	t.Run("not covered by READ ONLY: files, locks; FILE and EXECUTE privileges are", func(t *testing.T) {
+	t.Run("not covered by READ ONLY: files and stored functions; privileges are", func(t *testing.T) {
 		db := ro(t, f.user)
 		ctx := ctxT(t, 10*time.Second)
 		// A read-only transaction writes files for an account with FILE:
@@ -582,7 +582,7 @@ func TestReadOnlySecondLayer(t *testing.T) {
 		}
 		_ = conn.Close() // not kept: the pool keeps no idle connection
 		// The least-privilege account: SELECT on the database only.
-		sel := ro(t, f.seldef)
+		sel := ro(t, f.selOnly)
 		for q, codes := range map[string][]uint16{
 			"SELECT 1 INTO OUTFILE '" + filepath.Join(f.out, "sel") + "'": {1227}, // FILE denied
 			"SELECT tandem.f_rw()": {1370}, // EXECUTE denied
