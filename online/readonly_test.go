@@ -255,10 +255,10 @@ func TestCheckRejectsBypassCorpus(t *testing.T) {
 // database plus FILE: the worst case, so that only Tandem stands between a
 // statement and its effect.
 type roFixture struct {
-	srv    *mariadbtest.Server
-	root   *sql.DB // straight to the server, for snapshots
-	out    string  // directory the corpus writes files into
-	user   *mysql.Config
+	srv     *mariadbtest.Server
+	root    *sql.DB // straight to the server, for snapshots
+	out     string  // directory the corpus writes files into
+	user    *mysql.Config
 	selOnly *mysql.Config // an account with SELECT on the database only
 }
 
