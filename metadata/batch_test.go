@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,9 +35,26 @@ func TestBatchQueryGoesToActiveRegion(t *testing.T) {
 		t.Fatalf("payload = %+v", p)
 	}
 	for _, r := range e.us.Requests() {
-		if r.Path != "" && len(r.Path) > 12 && r.Path[len(r.Path)-12:] == "/query/batch" {
+		if strings.HasSuffix(r.Path, "/query/batch") || strings.HasSuffix(r.Path, "/featurestores/query") {
 			t.Fatalf("batch query reached the passive region: %+v", r)
 		}
+	}
+	// Both steps, as hsfs sends them, went to the active region.
+	var steps []string
+	for _, r := range e.eu.Requests() {
+		switch {
+		case r.Method == "GET" && strings.HasSuffix(r.Path, "/featureview/fraud/version/1/query/batch"):
+			steps = append(steps, "GET batch "+r.Query)
+		case r.Method == "PUT" && r.Path == "/project/119/featurestores/query":
+			steps = append(steps, "PUT query "+r.Query)
+		}
+	}
+	if len(steps) != 2 || steps[0] != "GET batch end_time=1700003600000&start_time=1700000000000" || steps[1] != "PUT query hqs=true" {
+		t.Fatalf("steps in eu: %q", steps)
+	}
+	var q map[string]any
+	if err := json.Unmarshal(bq.QueryDTO, &q); err != nil || q["leftFeatureGroup"] == nil {
+		t.Fatalf("QueryDTO %s: %v", bq.QueryDTO, err)
 	}
 
 	// The active region is down: no fallback to the passive one.

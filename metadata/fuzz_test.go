@@ -112,7 +112,7 @@ func FuzzDecodeBatchQuery(f *testing.F) {
 			}
 			return
 		}
-		if bq.HQSPayload == "" || bq.HQSPayloadSignature == "" {
+		if bq.HQSPayload == "" {
 			t.Fatalf("accepted %+v", bq)
 		}
 	})
@@ -121,7 +121,9 @@ func FuzzDecodeBatchQuery(f *testing.F) {
 func FuzzDecodeError(f *testing.F) {
 	f.Add(404, []byte(`{"errorCode":270181,"errorMsg":"Feature view wasn't found.","usrMsg":"name: fraud, version: 1"}`))
 	f.Add(400, []byte(`{"errorCode":270009,"errorMsg":"The provided query is not valid","usrMsg":""}`))
-	f.Add(401, []byte(`{"errorCode":200004,"errorMsg":"API key expired"}`))
+	f.Add(401, []byte(`{"errorCode":320012,"errorMsg":"Invalid or incorrect API key."}`))
+	f.Add(400, []byte(`{"errorCode":150004,"errorMsg":"Project wasn't found."}`))
+	f.Add(400, []byte(`{"errorCode":"270113","errorMsg":7}`))
 	f.Add(502, []byte("<html><body>Bad Gateway</body></html>"))
 	f.Add(503, []byte{})
 	f.Add(500, []byte("\xff\xfe\x00 binary"))
@@ -140,5 +142,116 @@ func FuzzDecodeError(f *testing.F) {
 		}
 		_ = IsRetryable(ae)
 		_ = errors.Is(ae, ErrNotFound)
+	})
+}
+
+// Seeds for the decoders of the batch query's first step (QueryDTO), the
+// schema registry (SubjectDTO), the online connector
+// (FeaturestoreJdbcConnectorDTO), a variable (RESTApiJsonResponse) and the
+// project and feature store (ProjectDTO, FeaturestoreDTO).
+const (
+	seedQuery = `{"featureStoreId":67,"featureStoreName":"fraud_proj_featurestore","leftFeatureGroup":{"type":"cachedFeaturegroupDTO","id":49,"name":"transactions","version":1},
+"leftFeatures":[{"name":"amount"}],"leftFeatureGroupStartTime":1700000000000,"leftFeatureGroupEndTime":null,"joins":[],"filter":null,"hiveEngine":false}`
+	seedSubject   = `{"id":49,"subject":"transactions_1","version":1,"schema":"{\"type\":\"record\",\"name\":\"transactions_1\",\"namespace\":\"fraud_proj_featurestore\",\"fields\":[{\"name\":\"tid\",\"type\":[\"null\",\"long\"]},{\"name\":\"tags\",\"type\":[\"null\",{\"type\":\"array\",\"items\":[\"null\",\"int\"]}]}]}"}`
+	seedConnector = `{"type":"featurestoreJdbcConnectorDTO","id":1,"name":"fraud_proj_meb10000_onlinefeaturestore","featurestoreId":67,"storageConnectorType":"JDBC",
+"connectionString":"jdbc:mysql://10.0.0.1:3306/fraud_proj?useSSL=false&allowPublicKeyRetrieval=true","arguments":[{"name":"password","value":"pw"},{"name":"user","value":"fraud_proj_meb10000"},{"name":"driver","value":"com.mysql.cj.jdbc.Driver"}],"driverPath":null}`
+	seedVariable = `{"successMessage":"mysql.example.com"}`
+	seedProject  = `{"projectId":119,"projectName":"Fraud_Proj","owner":"admin@hopsworks.ai","created":"2024-01-16T10:00:00Z"}`
+	seedFS       = `{"featurestoreId":67,"featurestoreName":"fraud_proj_featurestore","projectId":119,"projectName":"Fraud_Proj","onlineFeaturestoreName":"fraud_proj","onlineEnabled":true}`
+)
+
+func FuzzDecodeQuery(f *testing.F) {
+	addSeeds(f, seedQuery)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, err := DecodeQuery(body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error not ErrMalformed: %v", err)
+			}
+			return
+		}
+		if !json.Valid(q) {
+			t.Fatalf("accepted invalid JSON %q", q)
+		}
+		if _, err := DecodeQuery(q); err != nil {
+			t.Fatalf("the compacted query does not decode: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeAvroSchema(f *testing.F) {
+	addSeeds(f, seedSubject)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, err := DecodeAvroSchema(body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error not ErrMalformed: %v", err)
+			}
+			return
+		}
+		for name := range s.fields {
+			if f, ok := s.Field(name); !ok || len(f) == 0 {
+				t.Fatalf("field %q without a schema", name)
+			}
+		}
+	})
+}
+
+func FuzzDecodeOnlineConnector(f *testing.F) {
+	addSeeds(f, seedConnector)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c, err := decodeOnlineConnector(body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error not ErrMalformed: %v", err)
+			}
+			// Errors never quote the body: it holds the password.
+			if len(body) > 8 && strings.Contains(err.Error(), string(body)) {
+				t.Fatalf("error quotes the body: %v", err)
+			}
+			return
+		}
+		if c.Addr == "" || c.Database == "" || c.User == "" || c.Password == "" {
+			t.Fatalf("accepted %v", c)
+		}
+		if !strings.Contains(c.String(), "Password: [REDACTED]") {
+			t.Fatalf("String shows the password: %s", c)
+		}
+	})
+}
+
+func FuzzDecodeVariable(f *testing.F) {
+	addSeeds(f, seedVariable)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		v, err := decodeVariable(body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error not ErrMalformed: %v", err)
+			}
+			return
+		}
+		if v == "" || strings.ContainsAny(v, "/@?# ") {
+			t.Fatalf("accepted host %q", v)
+		}
+	})
+}
+
+func FuzzDecodeProjectAndFeatureStore(f *testing.F) {
+	addSeeds(f, seedProject, seedFS)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if p, err := decodeProject(body); err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("project: error not ErrMalformed: %v", err)
+			}
+		} else if p.ID <= 0 {
+			t.Fatalf("accepted project %+v", p)
+		}
+		if fs, err := decodeFeatureStore(body); err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("feature store: error not ErrMalformed: %v", err)
+			}
+		} else if fs.ID <= 0 {
+			t.Fatalf("accepted feature store %+v", fs)
+		}
 	})
 }

@@ -121,9 +121,17 @@ func (c *Client) featureStore0(ctx context.Context) (*FeatureStore, error) {
 }
 
 // FeatureStoreName is the name of a project's feature store, as hsfs
-// builds it (python/hsfs/feature_store.py and the route regex of
+// builds it (python/hopsworks_common/util.py append_feature_store_suffix
+// in logicalclocks/hopsworks-api, and the route regex of
 // FeaturestoreService.java, which accepts lower case only).
-func FeatureStoreName(project string) string { return strings.ToLower(project) + "_featurestore" }
+// A name that already ends in the suffix is kept, as there.
+func FeatureStoreName(project string) string {
+	n := strings.ToLower(project)
+	if strings.HasSuffix(n, "_featurestore") {
+		return n
+	}
+	return n + "_featurestore"
+}
 
 // viewPath is the escaped path of a feature view below the base URL.
 func (c *Client) viewPath(ctx context.Context, name string, version int) (string, error) {

@@ -136,7 +136,7 @@ func (c *Client) prepareCerts(ctx context.Context, rc *regionConn, force bool) e
 				return fmt.Errorf("%s: %w", actionGetVersion, err)
 			}
 			if ok {
-				rc.mode, rc.version = certsHeader, v
+				rc.mode = certsHeader
 				c.log.DebugContext(ctx, "offline: query service answers get-version; certificates go in a header", "tandem.region", string(rc.region), "version", v)
 				return nil
 			}

@@ -54,9 +54,8 @@ type regionConn struct {
 	fc     flight.Client
 	certs  []byte // the certificates JSON; nil without stores
 
-	certMu  sync.Mutex // serialises prepareCerts
-	mode    certMode   // under certMu
-	version string     // get-version's answer, under certMu
+	certMu sync.Mutex // serialises prepareCerts
+	mode   certMode   // under certMu
 }
 
 // New validates cfg and the options and returns a Client that routes every

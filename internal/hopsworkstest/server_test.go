@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -327,5 +328,128 @@ func TestBatchQuerySignature(t *testing.T) {
 	s.SetActive(false)
 	if st, _ := c.do("PUT", "/project/119/featurestores/query?hqs=true", query); st != 200 {
 		t.Fatalf("passive step 2: %d", st)
+	}
+}
+
+// TestStatementsAsPreparedStatementBuilder: labels and helper columns are
+// never selected for serving; inference_helper_columns selects only the
+// helpers; the batch form adds the keys under the prefix alias; a group
+// that only gives labels has a batch statement (its keys) but no single
+// one (PreparedStatementBuilder.java).
+func TestStatementsAsPreparedStatementBuilder(t *testing.T) {
+	v := twoFGView()
+	v.Features = []ViewFeatureDef{
+		{Name: "balance"},
+		{Name: "region_id", InferenceHelperColumn: true},
+		{Name: "aid", TrainingHelperColumn: true},
+		{FeatureGroupFeatureName: "tax", Join: 1, Label: true},
+	}
+	single, err := StatementsFor("MyProject", v, StatementOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(single) != 1 || single[0].QueryOnline != "SELECT `fg0`.`balance` AS `balance`\nFROM `myproject`.`accounts_1` AS `fg0`\nWHERE `fg0`.`aid` = ?" {
+		t.Fatalf("single: %+v", single)
+	}
+	batch, err := StatementsFor("MyProject", v, StatementOptions{Batch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"SELECT `fg0`.`balance` AS `balance`, `fg0`.`aid` AS `aid`\nFROM `myproject`.`accounts_1` AS `fg0`\nWHERE `fg0`.`aid` IN ?",
+		"SELECT `fg0`.`rid` AS `r_rid`, `fg0`.`cc` AS `r_cc`\nFROM `myproject`.`regions_3` AS `fg0`\nWHERE (`fg0`.`rid`, `fg0`.`cc`) IN ?",
+	}
+	if len(batch) != 2 || batch[0].QueryOnline != want[0] || batch[1].QueryOnline != want[1] || batch[1].Index != 1 {
+		t.Fatalf("batch: %+v", batch)
+	}
+	helpers, err := StatementsFor("MyProject", v, StatementOptions{InferenceHelperColumns: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(helpers) != 1 || helpers[0].QueryOnline != "SELECT `fg0`.`region_id` AS `region_id`\nFROM `myproject`.`accounts_1` AS `fg0`\nWHERE `fg0`.`aid` = ?" {
+		t.Fatalf("helpers: %+v", helpers)
+	}
+}
+
+// TestServingKeysAsFeatureViewController: a joined group's key is required
+// unless it joins on a left primary key; a group that only gives a label
+// has keys that are not required; colliding names get "0_" prefixes.
+func TestServingKeysAsFeatureViewController(t *testing.T) {
+	tx := FeatureGroupDef{ID: 1, Name: "tx", Version: 1, Features: []FeatureDef{{Name: "tid", Primary: true}, {Name: "cc_num"}, {Name: "amount"}}}
+	labels := FeatureGroupDef{ID: 2, Name: "labels", Version: 1, Features: []FeatureDef{{Name: "tid", Primary: true}, {Name: "fraud"}}}
+	cards := FeatureGroupDef{ID: 3, Name: "cards", Version: 1, Features: []FeatureDef{{Name: "cc_num", Primary: true}, {Name: "limit"}}}
+	v := FeatureViewDef{Name: "f", Version: 1, Joins: []JoinDef{
+		{FeatureGroup: tx}, {FeatureGroup: labels, On: []string{"tid"}}, {FeatureGroup: cards, On: []string{"cc_num"}},
+	}, Features: []ViewFeatureDef{
+		{Name: "amount"}, {FeatureGroupFeatureName: "fraud", Join: 1, Label: true}, {FeatureGroupFeatureName: "limit", Join: 2},
+	}}
+	got := v.servingKeys()
+	want := []ServingKeyDef{
+		{FeatureName: "tid", Join: 0, Required: true},
+		{FeatureName: "tid", Join: 1, JoinOn: "tid", Required: false},
+		{FeatureName: "cc_num", Join: 2, JoinOn: "cc_num", Required: true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("keys %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("key %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// Two groups with the same key name and no prefix: the second is renamed.
+	other := FeatureGroupDef{ID: 4, Name: "other", Version: 1, Features: []FeatureDef{{Name: "tid", Primary: true}, {Name: "x"}}}
+	v2 := FeatureViewDef{Name: "g", Version: 1, Joins: []JoinDef{{FeatureGroup: tx}, {FeatureGroup: other, On: []string{"cc_num"}}}}
+	keys := v2.servingKeys()
+	if len(keys) != 2 || keys[1].Prefix != "0_" || !keys[1].Required || keys[1].JoinOn != "cc_num" {
+		t.Fatalf("collision keys %+v", keys)
+	}
+}
+
+// TestAvroSchemaAsTheServer: the schema of AvroSchemaConstructorController.
+func TestAvroSchemaAsTheServer(t *testing.T) {
+	fg := FeatureGroupDef{ID: 1, Name: "c", Version: 2, Features: []FeatureDef{
+		{Name: "id", Type: "bigint", Primary: true}, {Name: "a", Type: "array<array<int>>"},
+		{Name: "s", Type: "struct<x:int, y:array<string>>"}, {Name: "m", Type: "map<string,double>"},
+		{Name: "d", Type: "decimal(10,2)"}, {Name: "ts", Type: "timestamp"},
+	}}
+	s, err := AvroSchema("p_featurestore", fg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Name, Namespace string
+		Fields          []struct {
+			Name string
+			Type json.RawMessage
+		}
+	}
+	if err := json.Unmarshal([]byte(s), &rec); err != nil || rec.Name != "c_2" || rec.Namespace != "p_featurestore" || len(rec.Fields) != 6 {
+		t.Fatalf("%s: %v", s, err)
+	}
+	want := map[string]string{
+		"id": `["null","long"]`,
+		"a":  `["null",{"items":["null",{"items":["null","int"],"type":"array"}],"type":"array"}]`,
+		"m":  `["null",{"type":"map","values":["null","double"]}]`,
+		"d":  `["null",{"logicalType":"decimal","precision":10,"scale":2,"type":"bytes"}]`,
+		"ts": `["null",{"logicalType":"timestamp-micros","type":"long"}]`,
+	}
+	// The struct's record name is "r" + |String.hashCode| of its type
+	// without spaces, lower case: computed by hand for this type.
+	wantStruct := fmt.Sprintf(`["null",{"fields":[{"name":"x","type":["null","int"]},{"name":"y","type":["null",{"items":["null","string"],"type":"array"}]}],"name":"r%d","namespace":"s","type":"record"}]`, abs64(int64(javaHash("struct<x:int,y:array<string>>"))))
+	for _, f := range rec.Fields {
+		w, ok := want[f.Name]
+		if f.Name == "s" {
+			w, ok = wantStruct, true
+		}
+		if ok && string(f.Type) != w {
+			t.Errorf("%s: %s, want %s", f.Name, f.Type, w)
+		}
+	}
+	if javaHash("abc") != 96354 {
+		t.Fatalf("javaHash(abc) = %d, want 96354 as Java's String.hashCode", javaHash("abc"))
+	}
+	if _, err := AvroSchema("p", FeatureGroupDef{Features: []FeatureDef{{Name: "m", Type: "map<int,int>"}}}); err == nil {
+		t.Fatal("a map with non-string keys")
 	}
 }

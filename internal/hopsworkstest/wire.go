@@ -162,24 +162,24 @@ type nameJSON struct {
 
 // joinJSON: hopsworks-common/.../featurestore/query/join/JoinDTO.java.
 type joinJSON struct {
-	Query   *queryJSON `json:"query"`
-	LeftOn  []nameJSON `json:"leftOn,omitempty"`
-	RightOn []nameJSON `json:"rightOn,omitempty"`
-	Type    string     `json:"type"`
-	Prefix  string     `json:"prefix,omitempty"`
+	Query   *queryJSON      `json:"query"`
+	LeftOn  []fgFeatureJSON `json:"leftOn,omitempty"`
+	RightOn []fgFeatureJSON `json:"rightOn,omitempty"`
+	Type    string          `json:"type"`
+	Prefix  string          `json:"prefix,omitempty"`
 }
 
 // queryJSON: hopsworks-common/.../featurestore/query/QueryDTO.java.
 type queryJSON struct {
-	FeatureStoreID            int64      `json:"featureStoreId"`
-	FeatureStoreName          string     `json:"featureStoreName"`
-	LeftFeatureGroup          *fgJSON    `json:"leftFeatureGroup"`
-	LeftFeatures              []nameJSON `json:"leftFeatures"`
-	LeftFeatureGroupStartTime *int64     `json:"leftFeatureGroupStartTime"`
-	LeftFeatureGroupEndTime   *int64     `json:"leftFeatureGroupEndTime"`
-	Joins                     []joinJSON `json:"joins"`
-	Filter                    any        `json:"filter"`
-	HiveEngine                bool       `json:"hiveEngine"`
+	FeatureStoreID            int64           `json:"featureStoreId"`
+	FeatureStoreName          string          `json:"featureStoreName"`
+	LeftFeatureGroup          *fgJSON         `json:"leftFeatureGroup"`
+	LeftFeatures              []fgFeatureJSON `json:"leftFeatures"`
+	LeftFeatureGroupStartTime *int64          `json:"leftFeatureGroupStartTime"`
+	LeftFeatureGroupEndTime   *int64          `json:"leftFeatureGroupEndTime"`
+	Joins                     []joinJSON      `json:"joins"`
+	Filter                    any             `json:"filter"`
+	HiveEngine                bool            `json:"hiveEngine"`
 }
 
 // viewJSON: hopsworks-common/.../featurestore/featureview/FeatureViewDTO.java
@@ -196,7 +196,6 @@ type viewJSON struct {
 	Query            *queryJSON        `json:"query,omitempty"`
 	Features         []viewFeatureJSON `json:"features,omitempty"`
 	ServingKeys      []servingKeyJSON  `json:"servingKeys"`
-	Keywords         []string          `json:"keywords"`
 }
 
 func (s *Store) fsName() string { return strings.ToLower(s.project) + "_featurestore" }
@@ -227,11 +226,21 @@ func (s *Store) fgJSON(fg FeatureGroupDef, withFeatures bool) *fgJSON {
 	return out
 }
 
+// colJSON is a column of fg as a FeatureGroupFeatureDTO; a name fg does
+// not have gets only its name and group.
+func (s *Store) colJSON(fg FeatureGroupDef, name string) fgFeatureJSON {
+	c, _ := fg.column(name)
+	out := fgFeatureJSON{Name: name, FeatureGroupID: fg.ID}
+	if c.Name != "" {
+		out.Type, out.OnlineType, out.Primary, out.HudiPrecombineKey = c.Type, onlineType(c), c.Primary, c.Primary
+	}
+	return out
+}
+
 func (s *Store) viewJSON(d FeatureViewDef, id int64, expandFeatures, expandQuery bool) viewJSON {
 	v := viewJSON{
 		Type: "featureViewDTO", ID: id, Name: d.Name, Version: d.Version, Description: d.Description,
 		FeaturestoreID: s.fsid, FeaturestoreName: s.fsName(), Created: "2024-01-16T10:00:00Z",
-		Keywords: []string{},
 	}
 	feats := d.features()
 	if expandQuery {
@@ -239,11 +248,11 @@ func (s *Store) viewJSON(d FeatureViewDef, id int64, expandFeatures, expandQuery
 			LeftFeatureGroup: s.fgJSON(d.Joins[0].FeatureGroup, true),
 			FeatureStoreName: s.fsName(), FeatureStoreID: s.fsid, Joins: []joinJSON{},
 		}
-		leftOf := func(ji int) []nameJSON {
-			var out []nameJSON
+		leftOf := func(ji int) []fgFeatureJSON {
+			var out []fgFeatureJSON
 			for _, f := range feats {
 				if f.Join == ji {
-					out = append(out, nameJSON{f.FeatureGroupFeatureName})
+					out = append(out, s.colJSON(d.Joins[ji].FeatureGroup, f.FeatureGroupFeatureName))
 				}
 			}
 			return out
@@ -263,8 +272,8 @@ func (s *Store) viewJSON(d FeatureViewDef, id int64, expandFeatures, expandQuery
 				if i < len(j.On) {
 					on = j.On[i]
 				}
-				jj.LeftOn = append(jj.LeftOn, nameJSON{on})
-				jj.RightOn = append(jj.RightOn, nameJSON{pk})
+				jj.LeftOn = append(jj.LeftOn, s.colJSON(d.Joins[0].FeatureGroup, on))
+				jj.RightOn = append(jj.RightOn, s.colJSON(j.FeatureGroup, pk))
 			}
 			q.Joins = append(q.Joins, jj)
 		}
@@ -302,8 +311,8 @@ type batchOptions struct {
 // features the options select.
 func (s *Store) batchQueryJSON(d FeatureViewDef, start, end *int64, o batchOptions) queryJSON {
 	feats := d.features()
-	selected := func(ji int) []nameJSON {
-		out := []nameJSON{}
+	selected := func(ji int) []fgFeatureJSON {
+		out := []fgFeatureJSON{}
 		for _, f := range feats {
 			switch {
 			case f.Join != ji:
@@ -311,7 +320,7 @@ func (s *Store) batchQueryJSON(d FeatureViewDef, start, end *int64, o batchOptio
 			case f.InferenceHelperColumn && !o.inferenceHelpers:
 			case f.TrainingHelperColumn && !o.trainingHelpers:
 			default:
-				out = append(out, nameJSON{f.FeatureGroupFeatureName})
+				out = append(out, s.colJSON(d.Joins[ji].FeatureGroup, f.FeatureGroupFeatureName))
 			}
 		}
 		return out
@@ -336,8 +345,8 @@ func (s *Store) batchQueryJSON(d FeatureViewDef, start, end *int64, o batchOptio
 			if i < len(j.On) {
 				on = j.On[i]
 			}
-			jj.LeftOn = append(jj.LeftOn, nameJSON{on})
-			jj.RightOn = append(jj.RightOn, nameJSON{pk})
+			jj.LeftOn = append(jj.LeftOn, s.colJSON(d.Joins[0].FeatureGroup, on))
+			jj.RightOn = append(jj.RightOn, s.colJSON(j.FeatureGroup, pk))
 		}
 		q.Joins = append(q.Joins, jj)
 	}
