@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -216,4 +217,37 @@ func TestClientRefusesRedirects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzEndpoints: the endpoint check never panics, a URL it accepts is
+// refused when listed twice, its normal form is a fixed point, and no error
+// echoes a password.
+func FuzzEndpoints(f *testing.F) {
+	for _, s := range []string{"http://h:8080", "HTTP://H:80/", "https://[::1]:443/a", "http://u:p@h./?q#f",
+		"http://h:8080/%2F", "https://judge.example/aca", "http://h:0/", "http://%41/", "http://h:/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		_, _, err := Config{Endpoints: []string{raw}}.normalize()
+		if u, perr := url.Parse(raw); perr == nil && u.User != nil {
+			if p, ok := u.User.Password(); ok && len(p) > 3 && err != nil && strings.Contains(err.Error(), p) {
+				t.Fatalf("error echoes the password: %v", err)
+			}
+		}
+		if err != nil {
+			return
+		}
+		if _, _, err := (Config{Endpoints: []string{raw, raw}}).normalize(); !errors.Is(err, ErrInvalidConfig) {
+			t.Fatalf("%q twice accepted: %v", raw, err)
+		}
+		u, _ := url.Parse(raw)
+		k := endpointKey(u)
+		u2, err := url.Parse(k)
+		if err != nil {
+			t.Fatalf("normal form %q of %q does not parse: %v", k, raw, err)
+		}
+		if k2 := endpointKey(u2); k2 != k {
+			t.Fatalf("normal form of %q is not a fixed point: %q then %q", raw, k, k2)
+		}
+	})
 }
