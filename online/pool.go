@@ -141,7 +141,7 @@ func (p *pool) acquire(ctx context.Context, deadline time.Time, stop func() <-ch
 	if p.open < p.max {
 		p.open++
 		p.mu.Unlock()
-		return p.connect(ctx, deadline)
+		return p.connect(ctx, deadline, stop)
 	}
 	w := &waiter{ch: make(chan *pconn, 1)}
 	p.waiters = append(p.waiters, w)
@@ -156,7 +156,7 @@ func (p *pool) acquire(ctx context.Context, deadline time.Time, stop func() <-ch
 	var err error
 	select {
 	case pc := <-w.ch:
-		return p.handed(ctx, deadline, pc)
+		return p.handed(ctx, deadline, stop, pc)
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-stopCh:
@@ -184,16 +184,18 @@ func (p *pool) acquire(ctx context.Context, deadline time.Time, stop func() <-ch
 }
 
 // handed takes what a waiter received: a connection, or a slot to dial.
-func (p *pool) handed(ctx context.Context, deadline time.Time, pc *pconn) (*pconn, error) {
+func (p *pool) handed(ctx context.Context, deadline time.Time, stop func() <-chan struct{}, pc *pconn) (*pconn, error) {
 	if pc == nil {
-		return p.connect(ctx, deadline)
+		return p.connect(ctx, deadline, stop)
 	}
 	p.inUse.Add(1)
 	return pc, nil
 }
 
-// connect dials a connection for a slot already counted in p.open.
-func (p *pool) connect(ctx context.Context, deadline time.Time) (*pconn, error) {
+// connect dials a connection for a slot already counted in p.open. A
+// dial to a blackholed server waits for a handshake that never comes, so
+// stop (an interrupt) ends it too.
+func (p *pool) connect(ctx context.Context, deadline time.Time, stop func() <-chan struct{}) (*pconn, error) {
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
@@ -202,10 +204,24 @@ func (p *pool) connect(ctx context.Context, deadline time.Time) (*pconn, error) 
 		return nil, errPoolClosed
 	}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
+	if stop != nil {
+		stopCh := stop()
+		go func() {
+			select {
+			case <-stopCh:
+				cancel()
+			case <-dctx.Done():
+			}
+		}()
+	}
 	pc, err := p.dial(dctx)
+	interrupted := stop != nil && dctx.Err() == context.Canceled && ctx.Err() == nil
 	cancel()
 	if err != nil {
 		p.freeSlot()
+		if interrupted {
+			return nil, errInterrupted
+		}
 		return nil, err
 	}
 	pc.pool = p
@@ -294,7 +310,7 @@ func (p *pool) fill(ctx context.Context, timeout time.Duration) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pc, err := p.connect(ctx, deadline)
+			pc, err := p.connect(ctx, deadline, nil)
 			if err != nil {
 				errs[i] = err
 				return
