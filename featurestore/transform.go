@@ -92,6 +92,7 @@ func WithTrainingDatasetVersion(td int) Option {
 
 // transformCall holds a lookup's transformation options.
 type transformCall struct {
+	ctx      map[string]any
 	raw      bool
 	req      map[string]any
 	reqEach  []map[string]any
@@ -120,6 +121,16 @@ func WithRequestParameters(p map[string]any) VectorOption {
 // that of entries.
 func WithRequestParametersEach(list []map[string]any) VectorOption {
 	return func(o *vectorOpts) { o.tf.reqEach, o.tf.setEach = list, true }
+}
+
+// WithTransformationContext gives the transformation context of the
+// call (hsfs transformation_context): the built-ins that read one use it
+// instead of their defaults (equal_width_binner "n_bins", winsorize
+// "p_low"/"p_high", top_k_categorical_binner "top_n"/"other_label",
+// impute_constant and impute_category "value"). Registered Go UDFs do not
+// receive it.
+func WithTransformationContext(ctx map[string]any) VectorOption {
+	return func(o *vectorOpts) { o.tf.ctx = ctx }
 }
 
 // transformPlan is the compiled transformations of a plan.
@@ -261,7 +272,7 @@ func (p *plan) transformVector(v *Vector, entry map[string]any, o *vectorOpts) (
 	if t == nil || (o.tf.raw && !t.prog.HasOnDemand()) {
 		return v, nil
 	}
-	in := transform.Input{Request: o.tf.req, Entry: entry}
+	in := transform.Input{Request: o.tf.req, Entry: entry, Context: o.tf.ctx}
 	if t.prog.HasOnDemand() {
 		in.Absent = p.absent(v, o.passed)
 	}
@@ -294,7 +305,7 @@ func (p *plan) transformBatch(b *Batch, entries []map[string]any, o *vectorOpts)
 	}
 	hasODT := t.prog.HasOnDemand()
 	slab, err := t.prog.RunBatch(n, func(r int) []any { return b.Vectors[r].Values }, func(r int) transform.Input {
-		in := transform.Input{Request: o.tf.req, Entry: entries[r]}
+		in := transform.Input{Request: o.tf.req, Entry: entries[r], Context: o.tf.ctx}
 		if o.tf.reqEach != nil && o.tf.reqEach[r] != nil {
 			in.Request = o.tf.reqEach[r]
 		}

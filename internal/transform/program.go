@@ -124,6 +124,10 @@ type step struct {
 	in    [][2]int
 	out   []int // output slots (consecutive for a built-in)
 	boxes int   // numbers boxed per row
+	// A built-in that reads the transformation context is rebound to a
+	// call's context (WithContext); stats are what it was bound to.
+	stats    Statistics
+	ctxAware bool
 	// rowOut: where a batch without on-demand functions writes this
 	// built-in's outputs straight into the result row (index of its first
 	// output in Names), or -1.
@@ -136,6 +140,12 @@ type step struct {
 type need struct {
 	prefixed, plain string
 	ps, us          int // slots, -1 if none
+}
+
+// contextual are the built-ins that read the transformation context.
+var contextual = map[string]bool{
+	"equal_width_binner": true, "winsorize": true, "top_k_categorical_binner": true,
+	"impute_constant": true, "impute_category": true,
 }
 
 // Program is a compiled set of transformations over a vector layout.
@@ -239,6 +249,7 @@ func Compile(s Spec) (*Program, error) {
 	}
 
 	type bound struct {
+		st    Statistics
 		f     Function
 		k     kernel
 		nOut  int
@@ -260,6 +271,7 @@ func Compile(s Spec) (*Program, error) {
 				}
 			}
 			b.k, b.nOut = newBuiltin(f.Name, st, f.Context)
+			b.st = st
 		}
 		b.names = f.OutputNames
 		if len(b.names) > 0 {
@@ -296,7 +308,7 @@ func Compile(s Spec) (*Program, error) {
 		}
 	}
 	mk := func(b bound, onDemand bool) step {
-		st := step{name: b.f.Name, k: b.k, outNms: b.names}
+		st := step{name: b.f.Name, k: b.k, outNms: b.names, stats: b.st, ctxAware: contextual[b.f.Name]}
 		if u, ok := s.UDFs[b.f.Name]; ok {
 			st.k, st.udf = nil, u.Fn
 		}

@@ -214,3 +214,32 @@ func TestBatchMatchesRows(t *testing.T) {
 		})
 	}
 }
+
+// TestTransformationContext: a call's context replaces the built-ins'
+// defaults (equal_width_binner over min 0 max 10: 10 bins, edges
+// -inf,1,...,9,inf, put 6 in (5,6], bin 5; n_bins 4 gives edges
+// -inf,2.5,5,7.5,inf and 6 in (5,7.5], bin 2).
+func TestTransformationContext(t *testing.T) {
+	s := Spec{
+		Features:       []string{"x"},
+		ModelDependent: []Function{{Name: "equal_width_binner", Features: []string{"x"}, Dropped: []string{"x"}}},
+		Statistics:     map[string]Statistics{"x": {Min: 0, Max: 10, Mean: nan, StdDev: nan}},
+	}
+	p, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ctx  map[string]any
+		want int64
+	}{{nil, 5}, {map[string]any{"n_bins": 4}, 2}} {
+		got, err := p.Run([]any{6.0}, Input{Context: c.ctx}, true)
+		if err != nil || got[0] != c.want {
+			t.Fatalf("context %v: got %v %v, want %d", c.ctx, got, err, c.want)
+		}
+		slab, err := p.RunBatch(2, func(int) []any { return []any{6.0} }, func(int) Input { return Input{Context: c.ctx} }, true)
+		if err != nil || slab[0] != c.want || slab[1] != c.want {
+			t.Fatalf("batch context %v: got %v %v", c.ctx, slab, err)
+		}
+	}
+}

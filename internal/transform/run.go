@@ -15,6 +15,11 @@ type Input struct {
 	// Entry the serving keys, which fill in request parameters that are not
 	// given when Request is not empty (vector_server.py _get_feature_vector).
 	Request, Entry map[string]any
+	// Context is the transformation context (hsfs transformation_context):
+	// the built-ins that read one (n_bins, p_low, p_high, top_n,
+	// other_label, value) use it instead of their defaults. The same for
+	// every row of a batch (RunBatch reads it from row 0's Input).
+	Context map[string]any
 }
 
 // frame is column-major: slot s of row r is vals[s*n+r].
@@ -22,6 +27,17 @@ type frame struct {
 	vals []any
 	n    int
 	box  boxer
+	ctx  map[string]any // the call's transformation context, if any
+}
+
+// kernel is the step's built-in, rebound to the call's transformation
+// context when it reads one (hsfs passes transformation_context per call).
+func (f *frame) kernel(st *step) kernel {
+	if f.ctx != nil && st.ctxAware {
+		k, _ := newBuiltin(st.name, st.stats, f.ctx)
+		return k
+	}
+	return st.k
 }
 
 func (f *frame) col(s int) []any { return f.vals[s*f.n : s*f.n+f.n] }
@@ -42,7 +58,7 @@ func (p *Program) Run(raw []any, in Input, transformed bool) ([]any, error) {
 		wp = &w
 	}
 	defer func() { clear(*wp); p.work.Put(wp) }()
-	f := frame{vals: *wp, n: 1}
+	f := frame{vals: *wp, n: 1, ctx: in.Context}
 	if n := p.boxes; n > 0 {
 		f.box.slab = make([]uint64, n)
 	}
@@ -89,6 +105,9 @@ func (p *Program) RunBatch(n int, raw func(r int) []any, in func(r int) Input, t
 		p.batchWork.Put(wp)
 	}()
 	f := frame{vals: vals, n: n}
+	if n > 0 {
+		f.ctx = in(0).Context
+	}
 	if b := p.boxes * n; b > 0 {
 		f.box.slab = make([]uint64, b)
 	}
@@ -260,7 +279,7 @@ func (p *Program) steps(f *frame, steps []step) error {
 			in := p.input(f, st.in[0])
 			lo := st.out[0] * n
 			var err error
-			if f.box, err = st.k.run(f.box, in, f.vals[lo:lo+len(st.out)*n], n, n, 1); err != nil {
+			if f.box, err = f.kernel(st).run(f.box, in, f.vals[lo:lo+len(st.out)*n], n, n, 1); err != nil {
 				return fmt.Errorf("%s: %w", st.name, err)
 			}
 			continue
@@ -294,7 +313,7 @@ func (p *Program) stepsInto(f *frame, out []any, w int) error {
 			continue
 		}
 		var err error
-		if f.box, err = st.k.run(f.box, p.input(f, st.in[0]), out[st.rowOut:], n, 1, w); err != nil {
+		if f.box, err = f.kernel(st).run(f.box, p.input(f, st.in[0]), out[st.rowOut:], n, 1, w); err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
 	}
