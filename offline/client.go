@@ -196,8 +196,8 @@ func (c *Client) activeRegion(ctx context.Context, wait bool) (region.ID, error)
 		}
 	}
 	if age := c.active.Staleness(); age > c.cfg.MaxStateAge {
-		if st, ok = c.refresh(ctx); ok {
-			return normID(st.Active), nil
+		if fresh, ok := c.refresh(ctx); ok {
+			return normID(fresh.Active), nil
 		}
 		return "", fmt.Errorf("offline: %w: the ACA last confirmed region %q as active %v ago, more than Config.MaxStateAge (%v); refusing to trust it until the ACA answers again",
 			aca.ErrStale, normID(st.Active), age.Round(time.Millisecond), c.cfg.MaxStateAge)
