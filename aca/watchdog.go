@@ -193,9 +193,10 @@ func NewWatchdog(c *Client, local region.ID, cfg WatchdogConfig, opts ...Watchdo
 func (w *Watchdog) Config() WatchdogConfig { return w.cfg }
 
 // Run calls fn while the local region is active, as the type describes, and
-// blocks until ctx ends or the client closes. fn must return soon after its
-// context is cancelled: Run waits for it before it reports the stop (and
-// before it can start fn again), which is what makes the fencing work.
+// blocks until ctx ends or the client closes. fn must return within
+// [WatchdogConfig.StopGrace] of the cancel of its context, which the other
+// region's fencing delay counts on. Run waits for it before it reports the
+// stop (and before it can start fn again).
 //
 // Run returns ctx's error once ctx has ended and fn has returned,
 // [ErrClosed] when the client closes, and [ErrWatchdogRunning] when another
