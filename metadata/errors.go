@@ -65,28 +65,28 @@ var (
 // configured). It is the same type as the other Tandem clients return.
 type RedirectError = httpx.RedirectError
 
-// Hopsworks error codes that matter to serving, from RESTCodes.java
+// Hopsworks error codes that matter to serving (the rows of Codes), from RESTCodes.java
 // (hopsworks-rest-utils/src/main/java/io/hops/hopsworks/restutils/RESTCodes.java
 // in logicalclocks/hopsworks): each enum adds its range to its number.
 const (
-	CodeProjectNotFound          = 150004 // ProjectErrorCode.PROJECT_NOT_FOUND, HTTP 400
-	CodeProjectRoleForbidden     = 150068 // ProjectErrorCode.PROJECT_ROLE_FORBIDDEN, HTTP 403
-	CodeVariableNotFound         = 100050 // ServiceErrorCode.VARIABLE_NOT_FOUND, HTTP 404
-	CodeNotAuthorizedToAccess    = 120011 // GenericErrorCode.NOT_AUTHORIZED_TO_ACCESS, HTTP 400
-	CodeNoRoleFound              = 160000 // UserErrorCode.NO_ROLE_FOUND, HTTP 401
-	CodeFeatureStoreNotFound     = 270008 // FeaturestoreErrorCode.FEATURESTORE_NOT_FOUND, HTTP 404
-	CodeFeatureGroupNotFound     = 270009 // FeaturestoreErrorCode.FEATUREGROUP_NOT_FOUND, HTTP 404
-	CodeConnectorNotFound        = 270042 // FeaturestoreErrorCode.CONNECTOR_NOT_FOUND, HTTP 404
-	CodeOnlineNotEnabled         = 270064 // FeaturestoreErrorCode.FEATURESTORE_ONLINE_NOT_ENABLED, HTTP 400
-	CodeQueryFailedFGDeleted     = 270113 // FeaturestoreErrorCode.QUERY_FAILED_FG_DELETED, HTTP 400
-	CodeOnlineConnectorNotFound  = 270120 // FeaturestoreErrorCode.ONLINE_FEATURESTORE_JDBC_CONNECTOR_NOT_FOUND, HTTP 500
-	CodeFeatureViewAlreadyExists = 270179 // FeaturestoreErrorCode.FEATURE_VIEW_ALREADY_EXISTS, HTTP 400
-	CodeFeatureViewNotFound      = 270181 // FeaturestoreErrorCode.FEATURE_VIEW_NOT_FOUND, HTTP 404
-	CodeKeyNotFound              = 320002 // ApiKeyErrorCode.KEY_NOT_FOUND, HTTP 401
-	CodeKeyRoleControl           = 320003 // ApiKeyErrorCode.KEY_ROLE_CONTROL_EXCEPTION, HTTP 403
-	CodeKeyScopeControl          = 320004 // ApiKeyErrorCode.KEY_SCOPE_CONTROL_EXCEPTION, HTTP 403
-	CodeKeyInvalid               = 320012 // ApiKeyErrorCode.KEY_INVALID, HTTP 401
-	CodeKeyNotFoundInDatabase    = 320013 // ApiKeyErrorCode.KEY_NOT_FOUND_IN_DATABASE, HTTP 401
+	codeProjectNotFound          = 150004 // ProjectErrorCode.PROJECT_NOT_FOUND, HTTP 400
+	codeProjectRoleForbidden     = 150068 // ProjectErrorCode.PROJECT_ROLE_FORBIDDEN, HTTP 403
+	codeVariableNotFound         = 100050 // ServiceErrorCode.VARIABLE_NOT_FOUND, HTTP 404
+	codeNotAuthorizedToAccess    = 120011 // GenericErrorCode.NOT_AUTHORIZED_TO_ACCESS, HTTP 400
+	codeNoRoleFound              = 160000 // UserErrorCode.NO_ROLE_FOUND, HTTP 401
+	codeFeatureStoreNotFound     = 270008 // FeaturestoreErrorCode.FEATURESTORE_NOT_FOUND, HTTP 404
+	codeFeatureGroupNotFound     = 270009 // FeaturestoreErrorCode.FEATUREGROUP_NOT_FOUND, HTTP 404
+	codeConnectorNotFound        = 270042 // FeaturestoreErrorCode.CONNECTOR_NOT_FOUND, HTTP 404
+	codeOnlineNotEnabled         = 270064 // FeaturestoreErrorCode.FEATURESTORE_ONLINE_NOT_ENABLED, HTTP 400
+	codeQueryFailedFGDeleted     = 270113 // FeaturestoreErrorCode.QUERY_FAILED_FG_DELETED, HTTP 400
+	codeOnlineConnectorNotFound  = 270120 // FeaturestoreErrorCode.ONLINE_FEATURESTORE_JDBC_CONNECTOR_NOT_FOUND, HTTP 500
+	codeFeatureViewAlreadyExists = 270179 // FeaturestoreErrorCode.FEATURE_VIEW_ALREADY_EXISTS, HTTP 400
+	codeFeatureViewNotFound      = 270181 // FeaturestoreErrorCode.FEATURE_VIEW_NOT_FOUND, HTTP 404
+	codeKeyNotFound              = 320002 // ApiKeyErrorCode.KEY_NOT_FOUND, HTTP 401
+	codeKeyRoleControl           = 320003 // ApiKeyErrorCode.KEY_ROLE_CONTROL_EXCEPTION, HTTP 403
+	codeKeyScopeControl          = 320004 // ApiKeyErrorCode.KEY_SCOPE_CONTROL_EXCEPTION, HTTP 403
+	codeKeyInvalid               = 320012 // ApiKeyErrorCode.KEY_INVALID, HTTP 401
+	codeKeyNotFoundInDatabase    = 320013 // ApiKeyErrorCode.KEY_NOT_FOUND_IN_DATABASE, HTTP 401
 )
 
 // Code is one row of the error-code table: a Hopsworks error code, the
@@ -105,24 +105,24 @@ type Code struct {
 func Codes() []Code { return append([]Code(nil), codeTable...) }
 
 var codeTable = []Code{
-	{CodeProjectNotFound, "PROJECT_NOT_FOUND", http.StatusBadRequest, ErrNotFound},
-	{CodeProjectRoleForbidden, "PROJECT_ROLE_FORBIDDEN", http.StatusForbidden, ErrUnauthorized},
-	{CodeVariableNotFound, "VARIABLE_NOT_FOUND", http.StatusNotFound, ErrNotFound},
-	{CodeNotAuthorizedToAccess, "NOT_AUTHORIZED_TO_ACCESS", http.StatusBadRequest, ErrUnauthorized},
-	{CodeNoRoleFound, "NO_ROLE_FOUND", http.StatusUnauthorized, ErrUnauthorized},
-	{CodeFeatureStoreNotFound, "FEATURESTORE_NOT_FOUND", http.StatusNotFound, ErrNotFound},
-	{CodeFeatureGroupNotFound, "FEATUREGROUP_NOT_FOUND", http.StatusNotFound, ErrInvalidQuery},
-	{CodeConnectorNotFound, "CONNECTOR_NOT_FOUND", http.StatusNotFound, ErrNotFound},
-	{CodeOnlineNotEnabled, "FEATURESTORE_ONLINE_NOT_ENABLED", http.StatusBadRequest, ErrOnlineDisabled},
-	{CodeQueryFailedFGDeleted, "QUERY_FAILED_FG_DELETED", http.StatusBadRequest, ErrInvalidQuery},
-	{CodeOnlineConnectorNotFound, "ONLINE_FEATURESTORE_JDBC_CONNECTOR_NOT_FOUND", http.StatusInternalServerError, ErrNotFound},
-	{CodeFeatureViewAlreadyExists, "FEATURE_VIEW_ALREADY_EXISTS", http.StatusBadRequest, ErrAlreadyExists},
-	{CodeFeatureViewNotFound, "FEATURE_VIEW_NOT_FOUND", http.StatusNotFound, ErrNotFound},
-	{CodeKeyNotFound, "KEY_NOT_FOUND", http.StatusUnauthorized, ErrUnauthorized},
-	{CodeKeyRoleControl, "KEY_ROLE_CONTROL_EXCEPTION", http.StatusForbidden, ErrUnauthorized},
-	{CodeKeyScopeControl, "KEY_SCOPE_CONTROL_EXCEPTION", http.StatusForbidden, ErrUnauthorized},
-	{CodeKeyInvalid, "KEY_INVALID", http.StatusUnauthorized, ErrUnauthorized},
-	{CodeKeyNotFoundInDatabase, "KEY_NOT_FOUND_IN_DATABASE", http.StatusUnauthorized, ErrUnauthorized},
+	{codeProjectNotFound, "PROJECT_NOT_FOUND", http.StatusBadRequest, ErrNotFound},
+	{codeProjectRoleForbidden, "PROJECT_ROLE_FORBIDDEN", http.StatusForbidden, ErrUnauthorized},
+	{codeVariableNotFound, "VARIABLE_NOT_FOUND", http.StatusNotFound, ErrNotFound},
+	{codeNotAuthorizedToAccess, "NOT_AUTHORIZED_TO_ACCESS", http.StatusBadRequest, ErrUnauthorized},
+	{codeNoRoleFound, "NO_ROLE_FOUND", http.StatusUnauthorized, ErrUnauthorized},
+	{codeFeatureStoreNotFound, "FEATURESTORE_NOT_FOUND", http.StatusNotFound, ErrNotFound},
+	{codeFeatureGroupNotFound, "FEATUREGROUP_NOT_FOUND", http.StatusNotFound, ErrInvalidQuery},
+	{codeConnectorNotFound, "CONNECTOR_NOT_FOUND", http.StatusNotFound, ErrNotFound},
+	{codeOnlineNotEnabled, "FEATURESTORE_ONLINE_NOT_ENABLED", http.StatusBadRequest, ErrOnlineDisabled},
+	{codeQueryFailedFGDeleted, "QUERY_FAILED_FG_DELETED", http.StatusBadRequest, ErrInvalidQuery},
+	{codeOnlineConnectorNotFound, "ONLINE_FEATURESTORE_JDBC_CONNECTOR_NOT_FOUND", http.StatusInternalServerError, ErrNotFound},
+	{codeFeatureViewAlreadyExists, "FEATURE_VIEW_ALREADY_EXISTS", http.StatusBadRequest, ErrAlreadyExists},
+	{codeFeatureViewNotFound, "FEATURE_VIEW_NOT_FOUND", http.StatusNotFound, ErrNotFound},
+	{codeKeyNotFound, "KEY_NOT_FOUND", http.StatusUnauthorized, ErrUnauthorized},
+	{codeKeyRoleControl, "KEY_ROLE_CONTROL_EXCEPTION", http.StatusForbidden, ErrUnauthorized},
+	{codeKeyScopeControl, "KEY_SCOPE_CONTROL_EXCEPTION", http.StatusForbidden, ErrUnauthorized},
+	{codeKeyInvalid, "KEY_INVALID", http.StatusUnauthorized, ErrUnauthorized},
+	{codeKeyNotFoundInDatabase, "KEY_NOT_FOUND_IN_DATABASE", http.StatusUnauthorized, ErrUnauthorized},
 }
 
 func codeSentinel(code int) (error, bool) {

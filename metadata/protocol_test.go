@@ -119,12 +119,12 @@ func TestErrorCodesFromTheFake(t *testing.T) {
 	defer c.Close()
 	_, err = c.Project(ctx)
 	var ae *APIError
-	if !errors.Is(err, ErrNotFound) || !errors.As(err, &ae) || ae.Status != 400 || ae.Code != CodeProjectNotFound {
+	if !errors.Is(err, ErrNotFound) || !errors.As(err, &ae) || ae.Status != 400 || ae.Code != codeProjectNotFound {
 		t.Fatalf("unknown project: %v", err)
 	}
 	c2 := e.client(t, "eu")
 	e.store.InvalidateFeatureView("fraud", 1)
-	if _, err := c2.PreparedStatements(ctx, "fraud", 1, false); !errors.Is(err, ErrInvalidQuery) || !errors.As(err, &ae) || ae.Code != CodeQueryFailedFGDeleted || ae.Status != 400 {
+	if _, err := c2.PreparedStatements(ctx, "fraud", 1, false); !errors.Is(err, ErrInvalidQuery) || !errors.As(err, &ae) || ae.Code != codeQueryFailedFGDeleted || ae.Status != 400 {
 		t.Fatalf("statements of a view whose group was deleted: %v", err)
 	}
 	if _, err := c2.CreateFeatureView(ctx, specFor("fraud", 2)); err != nil {

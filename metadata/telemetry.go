@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/tandemfs/tandem/internal/httpx"
 	"github.com/tandemfs/tandem/region"
 )
 
@@ -101,6 +102,12 @@ func errorType(err error) string {
 		return "unauthorized"
 	case errors.Is(err, ErrInvalidQuery):
 		return "invalid_query"
+	case errors.Is(err, ErrOnlineDisabled):
+		return "online_disabled"
+	case errors.Is(err, ErrAlreadyExists):
+		return "already_exists"
+	case httpx.IsRedirect(err):
+		return "redirect_refused"
 	case errors.Is(err, ErrReadOnly):
 		return "read_only"
 	case errors.Is(err, ErrServer):

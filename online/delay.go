@@ -3,7 +3,7 @@ package online
 import (
 	"time"
 
-	"github.com/tandemfs/tandem/region"
+	"github.com/tandemfs/tandem/internal/health"
 )
 
 // adaptiveDelay picks the hedge delay after an attempt on a server whose
@@ -24,14 +24,14 @@ import (
 //     margin: the tail is made of stalls, not of jitter.
 //
 // With too few samples to tell, it is the Ceiling.
-func adaptiveDelay(snap *region.Snapshot, rtt time.Duration, h HedgeConfig) time.Duration {
+func adaptiveDelay(snap *health.Snapshot, rtt time.Duration, h HedgeConfig) time.Duration {
 	n := snap.Total()
 	if n < 200 {
 		return h.Ceiling
 	}
 	maxTail := int64(h.MaxRate * float64(n))
 	d := h.Ceiling
-	region.Steps(h.Floor, h.Ceiling, func(c time.Duration) bool {
+	health.Steps(h.Floor, h.Ceiling, func(c time.Duration) bool {
 		t := snap.Tail(c)
 		if t <= maxTail {
 			d = c
@@ -50,7 +50,7 @@ func adaptiveDelay(snap *region.Snapshot, rtt time.Duration, h HedgeConfig) time
 // failure for the server's health: far beyond its normal latency, so a
 // blackholed server is ejected within tens of milliseconds, yet above the
 // stalls a hedge already covers.
-func softThreshold(snap *region.Snapshot, h HedgeConfig) time.Duration {
+func softThreshold(snap *health.Snapshot, h HedgeConfig) time.Duration {
 	p99 := snap.Quantile(0.99)
 	d := time.Duration(h.SoftMultiplier * float64(p99))
 	return min(max(d, h.SoftMin), h.SoftMax)
@@ -77,9 +77,9 @@ const (
 // second rule). It is the Ceiling when the window shows no such stalls.
 // Only this rule is asked of the recent window: its few samples cannot
 // tell a rare tail (the first rule) from none.
-func onsetDelay(snap *region.Snapshot, rtt time.Duration, h HedgeConfig) time.Duration {
+func onsetDelay(snap *health.Snapshot, rtt time.Duration, h HedgeConfig) time.Duration {
 	d := h.Ceiling
-	region.Steps(h.Floor, h.Ceiling, func(c time.Duration) bool {
+	health.Steps(h.Floor, h.Ceiling, func(c time.Duration) bool {
 		t := snap.Tail(c)
 		if t < onsetMinStalls {
 			return false // fewer beyond larger delays still

@@ -4,12 +4,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandemfs/tandem/region"
+	"github.com/tandemfs/tandem/internal/health"
 )
 
 // snapOf builds a latency window from (latency, count) pairs.
-func snapOf(pairs ...any) *region.Snapshot {
-	sk := region.NewSketch(1, time.Minute)
+func snapOf(pairs ...any) *health.Snapshot {
+	sk := health.NewSketch(1, time.Minute)
 	now := time.Unix(0, 0)
 	for i := 0; i < len(pairs); i += 2 {
 		d, n := pairs[i].(time.Duration), pairs[i+1].(int)
@@ -25,7 +25,7 @@ func TestAdaptiveDelay(t *testing.T) {
 	const remote = 20 * time.Millisecond
 	for _, tc := range []struct {
 		name   string
-		snap   *region.Snapshot
+		snap   *health.Snapshot
 		rtt    time.Duration
 		lo, hi time.Duration
 	}{
@@ -85,7 +85,7 @@ func TestOnsetDelay(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		recent *region.Snapshot
+		recent *health.Snapshot
 		lo, hi time.Duration
 	}{
 		// 250 ms into "2% of reads stall 100 ms" at ~1000 reads/s.

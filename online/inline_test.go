@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandemfs/tandem/region"
+	"github.com/tandemfs/tandem/internal/health"
 )
 
 // warmInline reads until the preferred server s0 reads on the caller's
@@ -127,7 +127,7 @@ func TestInlineOnlyOnRarelyHedgedServers(t *testing.T) {
 func TestRarelyHedged(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		snap *region.Snapshot
+		snap *health.Snapshot
 		want bool
 	}{
 		{"too few samples", snapOf(time.Millisecond, 100), false},

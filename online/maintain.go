@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/tandemfs/tandem/region"
+	"github.com/tandemfs/tandem/internal/health"
 )
 
 // Background cadence. Probes are checked often because recovery must be
@@ -26,7 +26,7 @@ func (s *Store) maintain() {
 	t := time.NewTicker(probeTick)
 	defer t.Stop()
 	var lastRefresh, lastWarm time.Time
-	var snap, recent region.Snapshot
+	var snap, recent health.Snapshot
 	logged := make([]int64, len(s.servers))
 	for {
 		now := s.clock.Now()
@@ -63,7 +63,7 @@ func (s *Store) maintain() {
 
 // refreshDelays recomputes every server's adaptive hedge delay and soft
 // failure threshold from its latency window.
-func (s *Store) refreshDelays(now time.Time, snap, recent *region.Snapshot) {
+func (s *Store) refreshDelays(now time.Time, snap, recent *health.Snapshot) {
 	h := s.cfg.Hedge
 	for _, srv := range s.servers {
 		srv.rs.Health.Latency().Snapshot(now, snap)
@@ -90,7 +90,7 @@ const (
 	inlineMaxTail    = 0.01
 )
 
-func rarelyHedged(snap *region.Snapshot, delay time.Duration) bool {
+func rarelyHedged(snap *health.Snapshot, delay time.Duration) bool {
 	n := snap.Total()
 	return n >= inlineMinSamples && float64(snap.Tail(delay)) <= inlineMaxTail*float64(n)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tandemfs/tandem/internal/hedge"
 	"github.com/tandemfs/tandem/internal/mariadbtest"
+	"github.com/tandemfs/tandem/region"
 )
 
 // TestExhaustedPoolLosersGiveUpAtTheirDeadline: with one connection per
@@ -418,5 +419,26 @@ func TestPoolWaiterHandOff(t *testing.T) {
 	p.release(b)
 	if st := p.stats(); st.open != 1 || st.idle != 1 || st.inUse != 0 || st.opened != 1 {
 		t.Fatalf("pool %+v, want one idle connection", st)
+	}
+}
+
+// TestTopologyIsASnapshot: the topology a caller gets is a copy; changing
+// it ejects nothing.
+func TestTopologyIsASnapshot(t *testing.T) {
+	s, err := New(Config{Local: "eu", Regions: []RegionConfig{
+		{ID: "eu", Servers: []ServerConfig{{Name: "a", Addr: "127.0.0.1:1"}}},
+		{ID: "us", Servers: []ServerConfig{{Name: "b", Addr: "127.0.0.1:1"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	top := s.Topology()
+	if top.Local != "eu" || len(top.Regions) != 2 || top.Regions[1].ID != "us" || top.Regions[0].Servers[0].Name != "a" {
+		t.Fatalf("topology %+v", top)
+	}
+	top.Regions[0].Servers[0].State = region.Ejected
+	if st := s.Topology().Regions[0].Servers[0].State; st != region.Healthy {
+		t.Fatalf("the store's server is %v after changing a snapshot", st)
 	}
 }

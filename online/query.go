@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tandemfs/tandem/internal/health"
 	"github.com/tandemfs/tandem/internal/hedge"
 	"github.com/tandemfs/tandem/region"
 )
@@ -139,8 +140,8 @@ type read struct {
 	s     *Store
 	calls []Call
 	first *server
-	plan  []*region.Server
-	buf   [4]*region.Server
+	plan  []*health.Server
+	buf   [4]*health.Server
 	ir    *interruptor // set when attempt 0 runs inline
 	irBuf interruptor
 	soft  [2]softWatch // the first two attempts'
@@ -170,7 +171,7 @@ func (r *read) Interrupt() {
 // region is ejected): it is tried after a failure, never hedged to on a
 // timer, since a hedge to a dead region is refused at once and only costs
 // a dial.
-func (s *Store) gap(first *server, plan []*region.Server, i int) time.Duration {
+func (s *Store) gap(first *server, plan []*health.Server, i int) time.Duration {
 	if !plan[i].Health.Available() {
 		return -1
 	}

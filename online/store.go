@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/tandemfs/tandem/internal/health"
 	"github.com/tandemfs/tandem/internal/hedge"
 	"github.com/tandemfs/tandem/region"
 )
@@ -23,8 +24,8 @@ import (
 // work.
 type Store struct {
 	cfg     Config
-	topo    *region.Topology
-	servers []*server // by region.Server.Index
+	topo    *health.Topology
+	servers []*server // by health.Server.Index
 	engine  *hedge.Engine
 	clock   region.Clock
 	log     *slog.Logger
@@ -44,13 +45,13 @@ type Store struct {
 
 // server is one MySQL server: its pool, health and tuned delays.
 type server struct {
-	rs    *region.Server
+	rs    *health.Server
 	pool  *pool
 	mc    *mysql.Config // the pool's connections'
 	probe *mysql.Config // probes': ProbeTimeout for every I/O
 
 	// recent is the last second of the server's latencies (delay.go).
-	recent *region.Sketch
+	recent *health.Sketch
 
 	hedgeNs atomic.Int64 // adaptive hedge delay after an attempt here
 	softNs  atomic.Int64 // an attempt running longer is a soft failure
@@ -78,15 +79,15 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	specs := make([]region.Spec, 0, len(cfg.Regions))
+	specs := make([]health.Spec, 0, len(cfg.Regions))
 	for _, r := range cfg.Regions {
-		sp := region.Spec{ID: r.ID}
+		sp := health.Spec{ID: r.ID}
 		for _, s := range r.Servers {
 			sp.Servers = append(sp.Servers, s.Name)
 		}
 		specs = append(specs, sp)
 	}
-	topo, err := region.NewTopology(cfg.Local, specs, cfg.Health)
+	topo, err := health.NewTopology(cfg.Local, specs, cfg.Health)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
@@ -131,7 +132,7 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 		}
 		pc := mc.Clone()
 		pc.Timeout, pc.ReadTimeout, pc.WriteTimeout = cfg.ProbeTimeout, cfg.ProbeTimeout, cfg.ProbeTimeout
-		srv := &server{rs: rs, mc: mc, probe: pc, recent: region.NewSketch(recentSlots, recentSlotWidth)}
+		srv := &server{rs: rs, mc: mc, probe: pc, recent: health.NewSketch(recentSlots, recentSlotWidth)}
 		srv.pool = &pool{
 			max: cfg.MaxOpenConns, minIdle: cfg.MinIdleConns, lifetime: cfg.ConnMaxLifetime,
 			stmtCap: cfg.MaxStmtsPerConn,
@@ -198,8 +199,21 @@ func (s *Store) use() {
 	s.used.Store(true)
 }
 
-// Topology is the Store's topology, with each server's live health.
-func (s *Store) Topology() *region.Topology { return s.topo }
+// Topology returns a snapshot of the Store's regions and their servers'
+// health, local region first. It is a copy: changing it changes nothing.
+func (s *Store) Topology() region.Topology {
+	out := region.Topology{Local: s.topo.Local()}
+	for _, id := range s.topo.Regions() {
+		r := region.Region{ID: id}
+		for _, rs := range s.topo.RegionServers(id) {
+			r.Servers = append(r.Servers, region.Server{
+				Name: rs.Name, State: rs.Health.State(), Ejections: rs.Health.Ejections(), InFlight: rs.Health.InFlight(),
+			})
+		}
+		out.Regions = append(out.Regions, r)
+	}
+	return out
+}
 
 // Local is the local region.
 func (s *Store) Local() region.ID { return s.topo.Local() }

@@ -1,35 +1,33 @@
-// Package region holds Tandem's pure routing logic: region IDs, a
-// latency sketch, per-server health with ejection and probation, and the
-// choice of where a read goes first.
-//
-// It performs no I/O and starts no goroutines. Every time-dependent call
-// takes the current time as an argument (or reads an injected [Clock]), so
-// the whole package is tested without sleeping.
+// Package region holds the vocabulary Tandem's clients share about
+// regions: region IDs ([ID], [ParseID]), the health settings of a client's
+// servers ([HealthConfig]), their health states ([State]), the clock a
+// client reads ([Clock]), and read-only snapshots of a client's regions
+// and servers ([Topology]). The machinery that tracks health and routes
+// reads is internal to Tandem; a snapshot cannot change it.
 //
 // # Health model
 //
-// Health is tracked per server (a RonDB region runs several MySQL servers)
-// and summed per region. A server that fails FailureThreshold times in a
-// row is ejected; while ejected it is probed (the caller sends the probes)
-// at intervals that grow from ProbeBase to ProbeMax while it keeps
-// failing. A successful probe puts it on probation: it takes traffic
-// again, and a single failure during probation ejects it again with a
-// longer backoff. A slow attempt (far beyond the server's normal latency)
-// counts as a failure too ("latency-induced probation", The Tail at
-// Scale), so a blackholed server is ejected long before any timeout.
-//
-// [Selector] never leaves a caller with nothing to try: when every server
-// of every region is ejected it returns them all, local first ("when both
-// are sick, try both").
+// Health is tracked per server (a RonDB region runs several MySQL servers).
+// A server that fails FailureThreshold times in a row is [Ejected]; while
+// ejected it is probed at intervals that grow from ProbeBase to ProbeMax.
+// A successful probe puts it on [Probation]: it takes traffic again, and a
+// single failure ejects it again with a longer backoff; ProbationSuccesses
+// in a row make it [Healthy]. A slow attempt (far beyond the server's
+// normal latency) counts as a failure too, so a blackholed server is
+// ejected long before any timeout (docs/ARCHITECTURE.md#hedging).
 //
 // # Errors
 //
-// [ParseID] and [NewTopology] return errors wrapping [ErrInvalidID] and
-// [ErrInvalidTopology]. Nothing else in the package fails.
+// [ParseID] returns errors wrapping [ErrInvalidID]. Nothing else in the
+// package fails.
 //
 // # Concurrency
 //
-// [Sketch] and [Health] are safe for concurrent use; recording a latency is
-// lock-free and does not allocate. [Topology] is immutable after
-// [NewTopology].
+// Every type here is a value: an ID, a config, a snapshot. A [Topology]
+// is a copy made when it was asked for; it is not updated, and the
+// caller may keep or change it freely.
+//
+// # Telemetry
+//
+// The package records nothing.
 package region

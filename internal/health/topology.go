@@ -1,23 +1,25 @@
-package region
+package health
 
 import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/tandemfs/tandem/region"
 )
 
 // ErrInvalidTopology reports a topology that cannot route anything.
-var ErrInvalidTopology = errors.New("region: invalid topology")
+var ErrInvalidTopology = errors.New("health: invalid topology")
 
 // Spec names one region and its servers (for RonDB, its MySQL servers).
 type Spec struct {
-	ID      ID
+	ID      region.ID
 	Servers []string
 }
 
 // Server is one server of a region, with its health.
 type Server struct {
-	Region ID
+	Region region.ID
 	Name   string
 	// Index is the server's position in [Topology.Servers].
 	Index  int
@@ -28,8 +30,8 @@ type Server struct {
 // local. It is immutable and safe for concurrent use; the servers' health
 // changes underneath.
 type Topology struct {
-	local   ID
-	regions []ID        // local first
+	local   region.ID
+	regions []region.ID // local first
 	byReg   [][]*Server // parallel to regions
 	all     []*Server
 }
@@ -37,20 +39,20 @@ type Topology struct {
 // NewTopology validates specs and builds a topology whose servers start
 // healthy. The local region must be one of specs; every region needs at
 // least one server; region and server names must be unique.
-func NewTopology(local ID, specs []Spec, cfg HealthConfig) (*Topology, error) {
+func NewTopology(local region.ID, specs []Spec, cfg region.HealthConfig) (*Topology, error) {
 	if len(specs) == 0 {
 		return nil, fmt.Errorf("%w: no regions; give at least one region with one server", ErrInvalidTopology)
 	}
-	lid, err := ParseID(string(local))
+	lid, err := region.ParseID(string(local))
 	if err != nil {
 		return nil, fmt.Errorf("%w: local region: %w", ErrInvalidTopology, err)
 	}
 	t := &Topology{local: lid}
-	seen := map[ID]bool{}
+	seen := map[region.ID]bool{}
 	names := map[string]bool{}
 	var ordered []Spec
 	for _, s := range specs {
-		id, err := ParseID(string(s.ID))
+		id, err := region.ParseID(string(s.ID))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidTopology, err)
 		}
@@ -89,16 +91,16 @@ func NewTopology(local ID, specs []Spec, cfg HealthConfig) (*Topology, error) {
 }
 
 // Local is the local region.
-func (t *Topology) Local() ID { return t.local }
+func (t *Topology) Local() region.ID { return t.local }
 
 // Regions lists the regions, local first.
-func (t *Topology) Regions() []ID { return t.regions }
+func (t *Topology) Regions() []region.ID { return t.regions }
 
 // Servers lists every server, local region first.
 func (t *Topology) Servers() []*Server { return t.all }
 
 // RegionServers lists the servers of region id (nil if unknown).
-func (t *Topology) RegionServers(id ID) []*Server {
+func (t *Topology) RegionServers(id region.ID) []*Server {
 	for i, r := range t.regions {
 		if r == id {
 			return t.byReg[i]
@@ -108,10 +110,10 @@ func (t *Topology) RegionServers(id ID) []*Server {
 }
 
 // Has reports whether id is one of the regions.
-func (t *Topology) Has(id ID) bool { return t.RegionServers(id) != nil }
+func (t *Topology) Has(id region.ID) bool { return t.RegionServers(id) != nil }
 
 // RegionAvailable reports whether any server of region id takes traffic.
-func (t *Topology) RegionAvailable(id ID) bool {
+func (t *Topology) RegionAvailable(id region.ID) bool {
 	for _, s := range t.RegionServers(id) {
 		if s.Health.Available() {
 			return true
@@ -169,7 +171,7 @@ func pick(list []*Server, except *Server) *Server {
 // a region is available, that region's servers are still planned after
 // the others, so a caller always has something to try (both regions sick:
 // try both).
-func (t *Topology) Plan(pin ID, buf []*Server) []*Server {
+func (t *Topology) Plan(pin region.ID, buf []*Server) []*Server {
 	if pin != "" {
 		list := t.RegionServers(pin)
 		if list == nil {
