@@ -90,9 +90,12 @@ type env struct {
 
 const testKey = "s3cr3t-KEY-ab12cd34ef56"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWithClock(t, nil) }
+
+// newEnvWithClock is newEnv with the Store's replication clock given.
+func newEnvWithClock(t *testing.T, now func() time.Time) *env {
 	t.Helper()
-	st := hopsworkstest.NewStore(hopsworkstest.StoreConfig{Project: "Fraud_Proj"})
+	st := hopsworkstest.NewStore(hopsworkstest.StoreConfig{Project: "Fraud_Proj", Now: now})
 	e := &env{
 		store: st,
 		eu:    hopsworkstest.New(hopsworkstest.Options{Region: "eu", Active: true, APIKey: testKey, Store: st}),
@@ -188,4 +191,22 @@ func ctxT(t testing.TB) context.Context { return testutil.Context(t, 10*time.Sec
 func eventually(t testing.TB, d time.Duration, cond func() bool) {
 	t.Helper()
 	testutil.Eventually(t, d, "the condition", cond)
+}
+
+// manualClock is a clock a test moves by hand.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (m *manualClock) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+func (m *manualClock) Advance(d time.Duration) {
+	m.mu.Lock()
+	m.now = m.now.Add(d)
+	m.mu.Unlock()
 }

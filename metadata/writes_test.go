@@ -202,8 +202,11 @@ func TestACAUnknownThenRefreshed(t *testing.T) {
 }
 
 func TestReadYourWrites(t *testing.T) {
-	e := newEnv(t)
-	e.store.SetReplicationLag(300 * time.Millisecond)
+	// Replication runs on a clock the test moves, so a loaded machine
+	// cannot outrun the lag.
+	clock := &manualClock{now: time.Unix(1_700_000_000, 0)}
+	e := newEnvWithClock(t, clock.Now)
+	e.store.SetReplicationLag(time.Minute)
 	c := e.client(t, "us") // local us is passive; writes go to eu
 	ctx := ctxT(t)
 	if _, err := c.FeatureStore(ctx); err != nil {
@@ -233,10 +236,10 @@ func TestReadYourWrites(t *testing.T) {
 		t.Fatalf("other client: err = %v, want ErrNotFound during the lag", err)
 	}
 	// Once us shows it, reads go back to the local region.
-	eventually(t, 5*time.Second, func() bool {
-		fv, err := c.FeatureView(ctx, "ryw", 1)
-		return err == nil && fv.Region == "us"
-	})
+	clock.Advance(time.Minute)
+	if fv, err := c.FeatureView(ctx, "ryw", 1); err != nil || fv.Region != "us" {
+		t.Fatalf("after the lag: %v %+v", err, fv)
+	}
 	if _, ok := c.pendingFor(viewKey{"ryw", 1}); ok {
 		t.Fatal("pending mark kept after the local region showed the write")
 	}
@@ -248,11 +251,16 @@ func TestReadYourWrites(t *testing.T) {
 	if _, err := c.FeatureView(ctx, "ryw", 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("read right after delete: err = %v, want ErrNotFound", err)
 	}
-	eventually(t, 5*time.Second, func() bool {
-		_, ok := c.pendingFor(viewKey{"ryw", 1})
-		_, err := c.FeatureView(ctx, "ryw", 1)
-		return !ok && errors.Is(err, ErrNotFound)
-	})
+	if _, ok := c.pendingFor(viewKey{"ryw", 1}); !ok {
+		t.Fatal("no pending mark while us still shows the deleted view")
+	}
+	clock.Advance(time.Minute)
+	if _, err := c.FeatureView(ctx, "ryw", 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after the delete replicated: %v", err)
+	}
+	if _, ok := c.pendingFor(viewKey{"ryw", 1}); ok {
+		t.Fatal("pending mark kept after the local region showed the delete")
+	}
 	noRefusedWrites(t, e.us)
 }
 
