@@ -215,6 +215,8 @@ func (s *Sandbox) Config() featurestore.Config {
 		ACAInterval:  s.opts.ACAInterval,
 		APIKey:       s.APIKey(),
 		Project:      Project,
+		// The sandbox's fake Hopsworks servers speak http on loopback.
+		AllowInsecureHTTP: true,
 	}
 	for _, id := range s.Regions() {
 		cfg.Regions = append(cfg.Regions, featurestore.RegionConfig{
