@@ -24,12 +24,15 @@ import (
 // transaction_read_only (MySQL WL#9636), and MariaDB 10.11 knows only
 // tx_read_only (transaction_read_only came in MariaDB 11.1).
 //
-// What a read-only transaction does not stop: SELECT … INTO OUTFILE or
-// DUMPFILE and LOAD_FILE (FILE privilege), user-level locks (GET_LOCK),
-// SLEEP and BENCHMARK, user variables, and changes to the session's own
-// temporary tables. The statement allow-list (sqlcheck.go) refuses all of
-// them; the account's privileges must do the rest: SELECT on the project's
-// database and nothing else, no FILE.
+// What a read-only session does not stop (measured on MariaDB 10.11, see
+// readonly_test.go): SELECT … INTO OUTFILE or DUMPFILE and LOAD_FILE
+// (FILE privilege), user-level locks (GET_LOCK), SLEEP and BENCHMARK, user
+// variables, on MySQL 8 the session's own
+// temporary tables, and a stored function that runs SET SESSION
+// TRANSACTION READ WRITE, which ends read-only mode for the rest of the
+// session. The statement allow-list (sqlcheck.go) refuses all of them;
+// the account's privileges must do the rest: SELECT on the project's
+// database and nothing else (no FILE, no EXECUTE).
 //
 // The session stays read-only for the connection's life as long as
 // nothing resets it: go-sql-driver's ResetSession only checks liveness, and
