@@ -15,11 +15,10 @@ import (
 // judgeNet is three judges that each region reaches through its own
 // servers, so a test can cut one region off from some judges only.
 type judgeNet struct {
-	mu    sync.Mutex
-	body  [3]string
-	cut   [2][3]bool // region (0 eu, 1 us) × judge: answers 503
-	urls  [2][]string
-	close []func()
+	mu   sync.Mutex
+	body [3]string
+	cut  [2][3]bool // region (0 eu, 1 us) × judge: answers 503
+	urls [2][]string
 }
 
 func newJudgeNet(t *testing.T, body string) *judgeNet {
