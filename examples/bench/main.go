@@ -24,8 +24,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,6 +50,8 @@ type config struct {
 	short       bool
 	seed        uint64
 	acaInterval time.Duration
+	// cpuProfile and memProfile name pprof files to write ("": none).
+	cpuProfile, memProfile string
 	// Fault timelines (S3, S4).
 	pre, outage, blackhole, post time.Duration
 }
@@ -55,11 +60,27 @@ type harness struct {
 	cfg     config
 	cluster *cluster
 	haproxy *haproxy
-	log     io.Writer
+	// logMu serialises writes to log: launchCluster logs from one
+	// goroutine per server, and an io.Writer such as a bytes.Buffer is not
+	// safe for concurrent use.
+	logMu sync.Mutex
+	log   io.Writer
+	// current is the contender under measurement, for scripts that
+	// sample it.
+	current atomic.Pointer[contender]
 }
 
 func (h *harness) logf(format string, args ...any) {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
 	fmt.Fprintf(h.log, "# "+format+"\n", args...)
+}
+
+// println writes s and a newline to the log, serialised with logf.
+func (h *harness) println(s string) {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	fmt.Fprintln(h.log, s)
 }
 
 func main() {
@@ -92,6 +113,8 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.short, "short", false, "run every scenario for a few seconds (CI smoke test; no thresholds)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the entity choice")
 	fs.DurationVar(&c.acaInterval, "aca-interval", time.Second, "ACA poll interval (S6)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the scenarios to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a pprof allocation profile (after the scenarios) to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -137,7 +160,7 @@ func run(ctx context.Context, cfg config, w io.Writer, command string) error {
 	machine := machineInfo()
 	header := fmt.Sprintf("Command: `%s`\n\nMachine: %s\n\nWorkers: %d, duration %v per run (+%v warmup), %d entities, remote delay %v, request timeout %v.\n",
 		command, machine, cfg.workers, cfg.duration, cfg.warmup, cfg.entities, cfg.remoteDelay, cfg.timeout)
-	fmt.Fprintln(w, header)
+	h.println(header)
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 		return err
 	}
@@ -173,6 +196,30 @@ func run(ctx context.Context, cfg config, w io.Writer, command string) error {
 		h.haproxy = hp
 		h.logf("setup took %v", time.Since(start).Round(time.Millisecond))
 	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if cfg.memProfile != "" {
+		defer func() {
+			f, err := os.Create(cfg.memProfile)
+			if err != nil {
+				h.logf("memprofile: %v", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				h.logf("memprofile: %v", err)
+			}
+		}()
+	}
 	var results []*scenarioResult
 	for _, d := range defs {
 		start := time.Now()
@@ -182,7 +229,7 @@ func run(ctx context.Context, cfg config, w io.Writer, command string) error {
 			return fmt.Errorf("%s: %w", d.id, err)
 		}
 		results = append(results, r)
-		fmt.Fprintln(w, r.markdown())
+		h.println(r.markdown())
 		if err := r.plot(filepath.Join(cfg.out, d.id+".png")); err != nil {
 			return fmt.Errorf("%s: plot: %w", d.id, err)
 		}

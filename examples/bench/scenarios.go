@@ -97,6 +97,14 @@ func (h *harness) newContender(name string, s7 bool) (contender, error) {
 		return newSQLClient(name, h.haproxy.binds[name+suffix], h.cfg.workers, h.cfg.batch, h.cfg.timeout, false)
 	case "tandem":
 		return newTandemClient(nodes)
+	case "hedge-3ms":
+		// Local first: in S7, eu-2 is the hedge target, as Tandem's local
+		// hedge is; otherwise us-1.
+		to := h.cluster.byName["us-1"]
+		if s7 {
+			to = h.cluster.byName["eu-2"]
+		}
+		return newHedgeClient(h.cluster.byName["eu-1"].addr(), to.addr(), h.cfg.workers, h.cfg.batch, h.cfg.timeout, 3*time.Millisecond)
 	}
 	return nil, fmt.Errorf("unknown contender %q", name)
 }
@@ -183,6 +191,8 @@ func (h *harness) measure(ctx context.Context, name string, p plan) (*runStats, 
 			p.script(ctx, t0, m)
 		}
 	}
+	h.current.Store(&c)
+	defer h.current.Store(nil)
 	reqs0 := h.cluster.requests()
 	lr := h.runLoad(ctx, c, h.vectorOp(c), h.cfg.timeout, h.cfg.warmup, p.dur, script)
 	monStop.Store(true)
