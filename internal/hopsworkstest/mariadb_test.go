@@ -94,3 +94,62 @@ func TestStatementsRunOnMariaDB(t *testing.T) {
 		t.Fatalf("batch 1: %v rows %d", err, n)
 	}
 }
+
+// TestHelperAndLabelStatementsRunOnMariaDB: the statements without labels,
+// the inference-helper form, and the batch statement of a group that only
+// gives a label (its keys under the prefix alias) run on real tables.
+func TestHelperAndLabelStatementsRunOnMariaDB(t *testing.T) {
+	srv := mariadbtest.Start(t, 1, mariadbtest.Options{})[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Exec(ctx,
+		"CREATE DATABASE myproject",
+		"CREATE TABLE myproject.accounts_1 (aid BIGINT PRIMARY KEY, balance DOUBLE, region_id BIGINT)",
+		"CREATE TABLE myproject.regions_3 (rid BIGINT, cc VARCHAR(8), tax DOUBLE, PRIMARY KEY (rid, cc))",
+		"INSERT INTO myproject.accounts_1 VALUES (1, 10.5, 7), (2, 20, 8)",
+		"INSERT INTO myproject.regions_3 VALUES (7, 'SE', 0.25), (8, 'US', 0.1)",
+	); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := mysql.NewConnector(srv.MySQLConfig(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	v := twoFGView()
+	v.Features = []ViewFeatureDef{
+		{Name: "balance"}, {Name: "region_id", InferenceHelperColumn: true},
+		{FeatureGroupFeatureName: "tax", Join: 1, Label: true},
+	}
+	columns := func(q string, args ...any) []string {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("%s: no rows", q)
+		}
+		return cols
+	}
+	single, _ := StatementsFor("MyProject", v, StatementOptions{})
+	if len(single) != 1 || strings.Join(columns(single[0].QueryOnline, 1), ",") != "balance" {
+		t.Fatalf("single %+v", single)
+	}
+	helpers, _ := StatementsFor("MyProject", v, StatementOptions{InferenceHelperColumns: true})
+	if len(helpers) != 1 || strings.Join(columns(helpers[0].QueryOnline, 2), ",") != "region_id" {
+		t.Fatalf("helpers %+v", helpers)
+	}
+	batch, _ := StatementsFor("MyProject", v, StatementOptions{Batch: true})
+	q := strings.Replace(batch[1].QueryOnline, "IN ?", "IN ((?, ?))", 1)
+	if got := strings.Join(columns(q, 7, "SE"), ","); len(batch) != 2 || got != "r_rid,r_cc" {
+		t.Fatalf("label-only batch: %s", got)
+	}
+}
