@@ -31,7 +31,8 @@ type Config struct {
 	Database string
 
 	// MaxOpenConns caps the open connections per server, so a server that
-	// hangs cannot pile up connections and goroutines. Default: 16.
+	// hangs cannot pile up connections and goroutines; an attempt that
+	// finds every one busy waits for one until its deadline. Default: 16.
 	MaxOpenConns int
 	// MinIdleConns is how many connections per server are kept open and
 	// idle, so that a hedge or a failover never pays for a dial (a dial to
@@ -44,10 +45,11 @@ type Config struct {
 	// DialTimeout bounds a TCP dial and the MySQL handshake. Default: 1s.
 	DialTimeout time.Duration
 
-	// AttemptTimeout bounds each attempt, the losers' included: it is the
-	// driver's read and write timeout (a socket deadline per I/O), so a
-	// hung server costs an attempt at most this long per read, without a
-	// goroutine to watch a context. Default: 2s.
+	// AttemptTimeout bounds each attempt as a whole, the losers' included:
+	// its wait for a pooled connection, a dial, and every read and write
+	// (the driver's per-I/O socket deadlines are clamped to the attempt's
+	// deadline, so a server that trickles bytes cannot stretch it), all
+	// without a goroutine to watch a context. Default: 2s.
 	AttemptTimeout time.Duration
 	// ProbeTimeout bounds a probe of an ejected server; a probe dials a
 	// fresh connection, so a pool full of hung ones cannot delay recovery.
