@@ -29,8 +29,9 @@ import (
 // ((?,?),(?,?)) for several. Identifiers are backquoted in every position,
 // `a` is the same alias throughout; keywords match case-insensitively.
 //
-// The lexer below lexes as MySQL 8 and MariaDB do, in every sql_mode, and
-// refuses whatever two of those lexers could read differently: every
+// The lexer (sqllex.go) lexes as MySQL 8 and MariaDB do, in every
+// sql_mode, and refuses whatever two of those lexers could read
+// differently: every
 // comment (#, -- and /* */, which covers the executable /*! */ and /*M! */),
 // a backslash in a string (NO_BACKSLASH_ESCAPES changes where the string
 // ends), double quotes (ANSI_QUOTES makes them identifiers), a number glued
@@ -42,7 +43,12 @@ import (
 // allow-list then leaves no room for functions, variables, INTO, locking
 // clauses, unions or subqueries.
 //
-// [Config.AllowAnySelect] switches to a general check (checkAnySelect): one
+// A few statements Hopsworks can generate are refused all the same: a
+// default value with a backslash or a character beyond ASCII, or one that
+// Calcite prints raw and MySQL would compute (a date such as 2020-01-01).
+// Names are [a-z0-9_] in Hopsworks, so identifiers never hit the ASCII rule.
+//
+// [Config.AllowAnySelect] switches to a general check (sqlany.go): one
 // SELECT, the same lexer, and a deny-list of clauses and well-known
 // functions with side effects. A deny-list is never complete; that mode
 // relies on the server's read-only session (session.go) for rows and
@@ -68,216 +74,6 @@ func (c *Config) checkStatement(q string) (stmtInfo, error) {
 		return checkAnySelect(q)
 	}
 	return checkServing(q)
-}
-
-type tokKind uint8
-
-const (
-	tWord   tokKind = iota + 1 // bare word: keyword or identifier
-	tQuoted                    // `backquoted identifier`
-	tString                    // 'string' (or "string" in the general check)
-	tNumber                    // 12, 1.5, 1e-3, 0x1F, 0b101
-	tParam                     // ?
-	tPunct                     // one byte of punctuation
-)
-
-type token struct {
-	kind tokKind
-	pos  int    // byte offset in the statement
-	text string // a word upper-cased, an identifier unescaped, the source otherwise
-}
-
-func (t token) is(kind tokKind, text string) bool { return t.kind == kind && t.text == text }
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidStatement}, args...)...)
-}
-
-// lex splits q into tokens as MySQL and MariaDB would, and fails on
-// anything they could lex differently (see the file comment). general
-// admits "strings" and the operators of any SELECT; the allow-list needs
-// neither.
-func lex(q string, general bool) ([]token, error) {
-	if len(q) > maxStatement {
-		return nil, invalid("statement of %d bytes is over 1 MiB", len(q))
-	}
-	for i := 0; i < len(q); i++ {
-		// Only printable ASCII and three white spaces: with a multi-byte
-		// client character set (GBK, SJIS, BIG5) a byte >= 0x80 may take
-		// the next quote or backslash into one character, so no lexer can
-		// know where a string ends without knowing the connection's
-		// character set. Hopsworks' names are [a-z0-9_].
-		if c := q[i]; (c < ' ' && c != '\t' && c != '\n' && c != '\r') || c >= 0x7f {
-			return nil, invalid("byte %#x at %d: only printable ASCII is accepted", c, i)
-		}
-	}
-	var toks []token
-	i := 0
-	for i < len(q) {
-		c := q[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case c == '#' || (c == '/' && i+1 < len(q) && q[i+1] == '*') || (c == '-' && i+1 < len(q) && q[i+1] == '-'):
-			// "--" is a comment only before white space or a control
-			// character, and /*! … */ and /*M! … */ are executed: refuse
-			// them all rather than judge which.
-			return nil, invalid("comments are not allowed (byte %d)", i)
-		case c == ';':
-			return nil, invalid("more than one statement (\";\" at byte %d)", i)
-		case c == '@':
-			return nil, invalid("variables (@) are not allowed (byte %d)", i)
-		case c == ':':
-			return nil, invalid("assignments (:=) are not allowed (byte %d)", i)
-		case c == '\\':
-			return nil, invalid("backslash outside a string at byte %d", i)
-		case c == '`':
-			j, id, err := lexQuoted(q, i)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tQuoted, pos: i, text: id})
-			i = j
-		case c == '\'' || (c == '"' && general):
-			j, err := lexString(q, i)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tString, pos: i, text: q[i:j]})
-			i = j
-		case c == '"':
-			return nil, invalid("double quotes at byte %d: a string or, under ANSI_QUOTES, an identifier", i)
-		case c >= '0' && c <= '9':
-			j := lexNumber(q, i)
-			if j < len(q) && (isWordByte(q[j]) || q[j] == '.' || q[j] == '\'' || q[j] == '"' || q[j] == '`') {
-				return nil, invalid("number glued to %q at byte %d (MySQL may lex it as a number and a keyword, or as an identifier)", q[j], j)
-			}
-			toks = append(toks, token{kind: tNumber, pos: i, text: q[i:j]})
-			i = j
-		case c == '.' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
-			// After an identifier MySQL reads ".1e1" as an identifier part,
-			// elsewhere as a number: write 0.1.
-			return nil, invalid("\".\" before a digit at byte %d (write 0.5, not .5)", i)
-		case c == '_' || c == '$' || (c|0x20 >= 'a' && c|0x20 <= 'z'):
-			j := i
-			for j < len(q) && isWordByte(q[j]) {
-				j++
-			}
-			toks = append(toks, token{kind: tWord, pos: i, text: strings.ToUpper(q[i:j])})
-			i = j
-		case c == '?':
-			toks = append(toks, token{kind: tParam, pos: i, text: "?"})
-			i++
-		case c == ',' || c == '.' || c == '(' || c == ')' || c == '=' || c == '-':
-			toks = append(toks, token{kind: tPunct, pos: i, text: q[i : i+1]})
-			i++
-		case general && strings.IndexByte("+*/%<>!&|^~", c) >= 0:
-			toks = append(toks, token{kind: tPunct, pos: i, text: q[i : i+1]})
-			i++
-		default:
-			return nil, invalid("unexpected character %q at byte %d", c, i)
-		}
-	}
-	return toks, nil
-}
-
-// lexQuoted reads the backquoted identifier at q[i]: a doubled backquote
-// stands for one, and a backslash is an ordinary character in every mode.
-func lexQuoted(q string, i int) (end int, id string, err error) {
-	var b strings.Builder
-	j := i + 1
-	for {
-		k := strings.IndexByte(q[j:], '`')
-		if k < 0 {
-			return 0, "", invalid("unterminated identifier at byte %d", i)
-		}
-		b.WriteString(q[j : j+k])
-		j += k + 1
-		if j < len(q) && q[j] == '`' {
-			b.WriteByte('`')
-			j++
-			continue
-		}
-		break
-	}
-	id = b.String()
-	switch {
-	case id == "":
-		return 0, "", invalid("empty identifier at byte %d", i)
-	}
-	return j, id, nil
-}
-
-// lexString reads the string at q[i], quoted with q[i]. A doubled quote
-// stands for one in every mode; a backslash escapes the next character
-// unless NO_BACKSLASH_ESCAPES is set, which moves where the string ends,
-// so it is refused.
-func lexString(q string, i int) (int, error) {
-	quote := q[i]
-	j := i + 1
-	for j < len(q) {
-		switch q[j] {
-		case '\\':
-			return 0, invalid("backslash in the string at byte %d: it ends elsewhere under NO_BACKSLASH_ESCAPES", i)
-		case quote:
-			if j+1 < len(q) && q[j+1] == quote {
-				j += 2
-				continue
-			}
-			return j + 1, nil
-		}
-		j++
-	}
-	return 0, invalid("unterminated string at byte %d", i)
-}
-
-// lexNumber returns the end of the number at q[i] (a digit): 0x and 0b
-// literals, or digits[.digits][e[+-]digits].
-func lexNumber(q string, i int) int {
-	digits := func(j int, ok func(byte) bool) int {
-		for j < len(q) && ok(q[j]) {
-			j++
-		}
-		return j
-	}
-	dec := func(c byte) bool { return c >= '0' && c <= '9' }
-	if q[i] == '0' && i+2 < len(q) {
-		switch q[i+1] {
-		case 'x':
-			if j := digits(i+2, isHex); j > i+2 {
-				return j
-			}
-		case 'b':
-			if j := digits(i+2, func(c byte) bool { return c == '0' || c == '1' }); j > i+2 {
-				return j
-			}
-		}
-	}
-	j := digits(i, dec)
-	if j+1 < len(q) && q[j] == '.' && dec(q[j+1]) {
-		// "1." and "1.e1" are numbers to MySQL too, but not needed:
-		// stopping at the "." makes them a number glued to it.
-		j = digits(j+1, dec)
-	}
-	if j < len(q) && (q[j] == 'e' || q[j] == 'E') {
-		k := j + 1
-		if k < len(q) && (q[k] == '+' || q[k] == '-') {
-			k++
-		}
-		if e := digits(k, dec); e > k {
-			j = e
-		}
-	}
-	return j
-}
-
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c|0x20 >= 'a' && c|0x20 <= 'f')
-}
-
-// isWordByte reports whether MySQL reads c as part of a bare word.
-func isWordByte(c byte) bool {
-	return c == '_' || c == '$' || (c >= '0' && c <= '9') || (c|0x20 >= 'a' && c|0x20 <= 'z') || c >= 0x80
 }
 
 // checkServing accepts exactly the statement shapes Hopsworks generates for
@@ -566,93 +362,6 @@ func (p *servingParser) in(width int) error {
 		p.k++
 	}
 	return p.punct(")")
-}
-
-// denied are the words checkAnySelect refuses, bare or backquoted: clauses
-// that write, lock or assign (INTO, FOR UPDATE, LOCK IN SHARE MODE, NEXT
-// VALUE FOR, PROCEDURE), other statements, and well-known functions with
-// side effects. The list cannot be complete (stored functions are anyone's
-// names): see Config.AllowAnySelect.
-var denied = map[string]bool{
-	"INTO": true, "OUTFILE": true, "DUMPFILE": true, "FOR": true, "LOCK": true, "SHARE": true,
-	"UPDATE": true, "DELETE": true, "INSERT": true, "REPLACE": true, "CALL": true, "HANDLER": true,
-	"LOAD": true, "PROCEDURE": true, "SET": true, "DO": true,
-	"NEXTVAL": true, "LASTVAL": true, "SETVAL": true, "NEXT": true, "PREVIOUS": true,
-	"GET_LOCK": true, "RELEASE_LOCK": true, "RELEASE_ALL_LOCKS": true,
-	"SLEEP": true, "BENCHMARK": true, "LOAD_FILE": true,
-	"MASTER_POS_WAIT": true, "SOURCE_POS_WAIT": true, "MASTER_GTID_WAIT": true,
-	"WAIT_FOR_EXECUTED_GTID_SET": true, "WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS": true,
-	"SYS_EXEC": true, "SYS_EVAL": true, // lib_mysqludf_sys
-}
-
-// checkAnySelect is the check of Config.AllowAnySelect: q is one SELECT,
-// lexed as strictly as the allow-list, without a denied word. Functions
-// are not checked beyond the deny-list.
-func checkAnySelect(q string) (stmtInfo, error) {
-	info := stmtInfo{inAt: -1}
-	toks, err := lex(q, true)
-	if err != nil {
-		return info, err
-	}
-	first := 0
-	for first < len(toks) && toks[first].is(tPunct, "(") {
-		first++
-	}
-	if first == len(toks) || !toks[first].is(tWord, "SELECT") {
-		return info, invalid("only a SELECT is accepted")
-	}
-	for k, t := range toks {
-		switch t.kind {
-		case tWord:
-			if denied[t.text] {
-				return info, invalid("%q is not allowed in a read (byte %d)", t.text, t.pos)
-			}
-		case tQuoted:
-			// MySQL calls a backquoted function name, e.g. `sleep`(1).
-			if w := strings.ToUpper(t.text); denied[w] && k+1 < len(toks) && toks[k+1].is(tPunct, "(") {
-				return info, invalid("%q is not allowed in a read (byte %d)", w, t.pos)
-			}
-		case tString:
-			// Under ANSI_QUOTES, "sleep"(1) is a call; a string is never
-			// followed by "(" otherwise.
-			if k+1 < len(toks) && toks[k+1].is(tPunct, "(") {
-				return info, invalid("a quoted name followed by \"(\" at byte %d is a function call under ANSI_QUOTES", t.pos)
-			}
-		case tParam:
-			info.params++
-			if k >= 1 && toks[k-1].is(tWord, "IN") {
-				if info.inAt >= 0 {
-					return info, invalid("more than one \"IN ?\" batch placeholder")
-				}
-				info.inAt = t.pos
-				info.tupleWidth = tupleWidth(toks[:k-1])
-			}
-		}
-	}
-	return info, nil
-}
-
-// tupleWidth counts the columns of the tuple that ends toks ("( a , b )"
-// gives 2); a bare column gives 1.
-func tupleWidth(toks []token) int {
-	if len(toks) == 0 || !toks[len(toks)-1].is(tPunct, ")") {
-		return 1
-	}
-	depth, commas := 0, 0
-	for k := len(toks) - 1; k >= 0; k-- {
-		switch {
-		case toks[k].is(tPunct, ")"):
-			depth++
-		case toks[k].is(tPunct, "("):
-			depth--
-			if depth == 0 {
-				return commas + 1
-			}
-		case toks[k].is(tPunct, ",") && depth == 1:
-			commas++
-		}
-	}
-	return 1
 }
 
 // expandIn rewrites the batch placeholder of q ("IN ?") for n keys of the
