@@ -119,7 +119,9 @@ func (fv *FeatureView) batch(ctx context.Context, p *plan, entries []map[string]
 	if err := run.match(ctx); err != nil {
 		return nil, err
 	}
-	run.assemble()
+	if err := run.assemble(); err != nil {
+		return nil, err
+	}
 	return run.b, nil
 }
 
@@ -326,7 +328,7 @@ func (r *batchRun) match(ctx context.Context) error {
 
 // assemble builds every entry's vector: one slab for all values and one
 // for all statuses.
-func (r *batchRun) assemble() {
+func (r *batchRun) assemble() error {
 	p, b := r.p, r.b
 	n, G, F := len(r.entries), len(p.groups), len(p.names)
 	vals := make([]any, n*F)
@@ -356,8 +358,12 @@ func (r *batchRun) assemble() {
 				continue
 			}
 			gs.Status = Present
-			for j, oc := range gr.outs {
-				v.Values[oc.pos] = row[r.maps[g].outs[j]]
+			for j := range gr.outs {
+				oc := &gr.outs[j]
+				var err error
+				if v.Values[oc.pos], err = p.value(oc, row[r.maps[g].outs[j]]); err != nil {
+					return err
+				}
 			}
 		}
 		if !complete {
@@ -365,6 +371,7 @@ func (r *batchRun) assemble() {
 		}
 		p.applyPassed(v, r.passedFor(i))
 	}
+	return nil
 }
 
 // matchFolded gives the keys that matched no row exactly a row whose key

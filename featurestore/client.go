@@ -361,8 +361,13 @@ func (c *Client) fetchPlan(ctx context.Context, k viewKey) (*plan, error) {
 		return nil, err
 	}
 	p, err := buildPlan(store, view, single, batch, c.planOpts)
+	if err == nil {
+		p.helpers, err = c.fetchHelpers(ctx, store, view)
+	}
+	if err == nil {
+		err = c.loadComplex(ctx, p, p.helpers)
+	}
 	return c.transformPlan(ctx, view, p, err) // transform.go
-
 }
 
 // refreshLoop reloads plans that are past half their TTL, so that a

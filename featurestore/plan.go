@@ -35,6 +35,12 @@ type plan struct {
 	accepted map[string]struct{}
 	valid    []string
 	nkeys    int // key columns over all groups
+	// complex lists the complex features, whose decoders loadComplex
+	// sets from their groups' Avro schemas.
+	complex []complexFeature
+	// helpers is the plan of the inference helper columns, nil when the
+	// view has none.
+	helpers *plan
 
 	tf *transformPlan // transformations, nil without any (transform.go)
 }
@@ -74,6 +80,8 @@ type keySpec struct {
 type outColumn struct {
 	pos   int
 	cands []string
+	// complex decodes a complex feature's Avro value (nil otherwise).
+	complex *complexCol
 }
 
 // colMap maps a result's columns to vector positions (and batch keys).
@@ -88,12 +96,16 @@ type planOptions struct {
 	// keyAliases accepts prefix+column and the plain column name for a
 	// key too (WithKeyAliases).
 	keyAliases bool
+	// helpers builds the plan of the inference helper columns: its
+	// features are those columns (GetInferenceHelper).
+	helpers bool
 	// tf: WithTransformation, WithTrainingDatasetVersion (transform.go).
 	tf transformOptions
 }
 
 // planBuilder carries one build of a plan through its phases.
 type planBuilder struct {
+	po    planOptions
 	fv    *metadata.FeatureView
 	p     *plan
 	cols  map[int64]map[string]metadata.FeatureGroupFeature
@@ -116,7 +128,7 @@ func buildPlan(store *online.Store, fv *metadata.FeatureView, single, batch []me
 	if fv == nil {
 		return nil, fmt.Errorf("%w: no feature view metadata", ErrInvalidPlan)
 	}
-	b := &planBuilder{fv: fv, p: &plan{name: fv.Name, version: fv.Version, id: fv.ID, loaded: time.Now(), source: fv.Region, store: store,
+	b := &planBuilder{po: po, fv: fv, p: &plan{name: fv.Name, version: fv.Version, id: fv.ID, loaded: time.Now(), source: fv.Region, store: store,
 		pos: map[string]int{}, accepted: map[string]struct{}{}}}
 	b.cols, b.fgs = columnsOf(fv)
 	b.feats = slices.Clone(fv.Features)
@@ -184,6 +196,9 @@ func (b *planBuilder) addGroup(store *online.Store, ps, bs metadata.PreparedStat
 	}
 	if g.fgName == "" {
 		g.fgName = fmt.Sprintf("fg%d", ps.FeatureGroupID)
+	}
+	for _, fg := range b.fv.EmbeddingGroups() {
+		g.embedding = g.embedding || fg.ID == g.fgID
 	}
 	var err error
 	if g.single, err = store.Prepare(ps.QueryOnline); err != nil {
@@ -277,7 +292,7 @@ func (b *planBuilder) acceptKeys(aliases bool) {
 func (b *planBuilder) placeFeatures() error {
 	p := b.p
 	for _, f := range b.feats {
-		if f.Label || f.InferenceHelperColumn || f.TrainingHelperColumn {
+		if b.po.helpers != f.InferenceHelperColumn || f.Label || f.TrainingHelperColumn {
 			continue
 		}
 		if _, dup := p.pos[f.Name]; dup {
@@ -299,6 +314,14 @@ func (b *planBuilder) placeFeatures() error {
 		}
 		if f.FeatureGroupFeatureName != "" && f.FeatureGroupFeatureName != f.Name {
 			oc.cands = append(oc.cands, f.FeatureGroupFeatureName)
+		}
+		if f.IsComplex() {
+			col := f.FeatureGroupFeatureName
+			if col == "" {
+				col = f.Name
+			}
+			p.complex = append(p.complex, complexFeature{group: g.idx, out: len(g.outs), name: f.Name,
+				fgName: g.fgName, fgVersion: g.fgVersion, column: col})
 		}
 		p.pos[f.Name] = len(p.names)
 		p.names = append(p.names, f.Name)

@@ -3,6 +3,7 @@ package featurestore_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +166,48 @@ func TestInsecureHTTPRefused(t *testing.T) {
 				t.Fatalf("the key leaks: %v", err)
 			}
 		})
+	}
+}
+
+// TestInferenceHelpers: GetInferenceHelper(s) read the view's inference
+// helper columns with the helper statements (hsfs get_inference_helper(s)),
+// as a map of column to value; a missing row gives nil; entries are
+// checked as for vectors; a view without helper columns gives empty maps.
+func TestInferenceHelpers(t *testing.T) {
+	e := newEnv(t)
+	d := fraudView("plain", 1)
+	d.Features = slices.DeleteFunc(d.Features, func(f hopsworkstest.ViewFeatureDef) bool { return f.InferenceHelperColumn })
+	e.store.AddFeatureView(d)
+	c := newClient(t, e.config("eu"))
+	fv := mustView(t, c, viewName, 1)
+	h, err := fv.GetInferenceHelper(ctxT(t, 5*time.Second), entry(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 1 || h["helper"] != "h5" {
+		t.Fatalf("helper %v", h)
+	}
+	hs, err := fv.GetInferenceHelpers(ctxT(t, 5*time.Second), []map[string]any{entry(7), entry(nRows + 1), entry(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 3 || hs[0]["helper"] != "h7" || hs[2]["helper"] != "h7" || len(hs[1]) != 1 || hs[1]["helper"] != nil {
+		t.Fatalf("helpers %v", hs)
+	}
+	if _, err := fv.GetInferenceHelper(ctxT(t, 5*time.Second), map[string]any{"bogus": 1}); !errors.Is(err, featurestore.ErrUnknownServingKey) {
+		t.Fatalf("bad entry: %v", err)
+	}
+	// The vector itself still leaves the helper column out.
+	if v, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), entry(5)); err != nil {
+		t.Fatal(err)
+	} else if _, ok := v.Get("helper"); ok {
+		t.Fatal("the vector has the helper column")
+	}
+	plain := mustView(t, c, "plain", 1)
+	if h, err := plain.GetInferenceHelper(ctxT(t, 5*time.Second), entry(5)); err != nil || len(h) != 0 {
+		t.Fatalf("no helper columns: %v, %v", h, err)
+	}
+	if hs, err := plain.GetInferenceHelpers(ctxT(t, 5*time.Second), []map[string]any{entry(1)}); err != nil || len(hs) != 1 || len(hs[0]) != 0 {
+		t.Fatalf("no helper columns, batch: %v, %v", hs, err)
 	}
 }

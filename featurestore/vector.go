@@ -361,8 +361,11 @@ func (p *plan) fill(v *Vector, gi int, rows *online.Rows, r region.ID) error {
 		return err
 	}
 	row := rows.Values[0]
-	for i, o := range g.outs {
-		v.Values[o.pos] = row[m.outs[i]]
+	for i := range g.outs {
+		o := &g.outs[i]
+		if v.Values[o.pos], err = p.value(o, row[m.outs[i]]); err != nil {
+			return err
+		}
 	}
 	gs.Status = Present
 	return nil
@@ -392,7 +395,10 @@ type cachedVector struct {
 
 func (v *Vector) clone() *Vector {
 	out := *v
-	out.Values = append([]any(nil), v.Values...)
+	out.Values = make([]any, len(v.Values))
+	for i, x := range v.Values {
+		out.Values[i] = deepCopy(x)
+	}
 	out.Groups = append([]GroupStatus(nil), v.Groups...)
 	return &out
 }
