@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -178,15 +180,20 @@ func TestCertificatesNeverPrinted(t *testing.T) {
 	cfg := offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: "h", Certificates: c}}}
 	var logged strings.Builder
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("cfg", "certs", c, "cfg", cfg)
-	for _, s := range []string{c.String(), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", c), logged.String()} {
-		for _, bad := range []string{secret, "TRUSTSTORE", "KEYBYTES"} {
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("cfg", "certs", c, "cfg", cfg)
+	js, err := json.Marshal(struct{ Nested offline.Certificates }{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{c.String(), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", c), logged.String(), string(js)} {
+		for _, bad := range []string{secret, "TRUSTSTORE", "KEYBYTES", base64.StdEncoding.EncodeToString([]byte("TRUSTSTORE-BYTES")), "LS0tLS1CRUdJTi"} {
 			if strings.Contains(s, bad) {
 				t.Errorf("%q leaks %q", s, bad)
 			}
 		}
 	}
 	// A bad pair's error names no key material either.
-	_, err := offline.New(offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: "h", Certificates: offline.Certificates{
+	_, err = offline.New(offline.Config{Regions: []offline.RegionConfig{{ID: eu, Addr: "h", Certificates: offline.Certificates{
 		CertPEM: []byte("CERTBYTES"), KeyPEM: []byte("KEYBYTES"), Password: secret}}}}, flighttest.NewArbiter(eu, us))
 	if err == nil || strings.Contains(err.Error(), "KEYBYTES") || strings.Contains(err.Error(), secret) {
 		t.Errorf("New: %v", err)

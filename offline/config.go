@@ -3,7 +3,9 @@ package offline
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -130,7 +132,7 @@ type RegionConfig struct {
 //     register-client-certificates action.
 //
 // Certificates are secrets: they never appear in an error, a log line or a
-// span, and String, GoString and LogValue redact them. The zero value is
+// span, and String, GoString, LogValue and MarshalJSON redact them. The zero value is
 // none.
 type Certificates struct {
 	// CertFile or CertPEM is the PEM client certificate (clientCert).
@@ -186,6 +188,13 @@ func (c Certificates) String() string {
 
 // GoString is String, so %#v redacts too.
 func (c Certificates) GoString() string { return c.String() }
+
+// LogValue is String, for log/slog.
+func (c Certificates) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes String, so a Config marshalled to JSON (as slog's
+// JSONHandler does with a nested value) redacts too.
+func (c Certificates) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
 
 func (c Certificates) hasTLS() bool {
 	return c.CertFile != "" || len(c.CertPEM) > 0 || c.KeyFile != "" || len(c.KeyPEM) > 0 ||
