@@ -121,7 +121,7 @@ func TestStatementBoundAfter10000Batches(t *testing.T) {
 	cfg := c.config("eu", "eu")
 	cfg.MaxBatchKeys = 64   // forms 1, 2, 4, 8, 16, 32, 64
 	cfg.MaxStmtsPerConn = 5 // fewer than the forms: the cache evicts
-	cfg.MaxOpenConns, cfg.MinIdleConns = 4, 1
+	cfg.MaxOpenConns, cfg.MinIdleConns = 4, 4
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qBatch)
 	const batches, workers = 10000, 4
@@ -132,8 +132,12 @@ func TestStatementBoundAfter10000Batches(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for range batches / workers {
-				n := 1 + rng.IntN(100)
+			for b := range batches / workers {
+				// Mostly one chunk; every 50th batch spans two.
+				n := 1 + rng.IntN(cfg.MaxBatchKeys)
+				if b%50 == 0 {
+					n += cfg.MaxBatchKeys
+				}
 				keys := make([][]any, n)
 				want := map[int64]bool{}
 				for i := range keys {
