@@ -117,10 +117,13 @@ type envOpts struct {
 	pollOnly bool
 	// legacy makes the query services older ones without get-version,
 	// which want the certificates registered.
-	legacy  bool
-	queries offline.QuerySource // replaces the signing source
-	cfg     func(*offline.Config)
-	opts    []offline.Option
+	legacy bool
+	// silentVersion makes them list get-version but answer it with no
+	// result (with legacy).
+	silentVersion bool
+	queries       offline.QuerySource // replaces the signing source
+	cfg           func(*offline.Config)
+	opts          []offline.Option
 }
 
 func newEnv(t *testing.T, eo envOpts) *env {
@@ -148,7 +151,7 @@ func newEnv(t *testing.T, eo envOpts) *env {
 	for _, r := range []region.ID{eu, us} {
 		scfg := flighttest.Config{Verify: e.signer.Verify, CheckCertificates: checkTestCerts, Version: testServerVersion}
 		if eo.legacy {
-			scfg.Version = ""
+			scfg.Version, scfg.SilentVersion = "", eo.silentVersion
 		}
 		s, err := flighttest.Start(scfg)
 		if err != nil {

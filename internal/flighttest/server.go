@@ -86,6 +86,12 @@ type Config struct {
 	// "", an older service without get-version.
 	Version string
 
+	// SilentVersion makes a server without a Version list get-version
+	// anyway and answer it with no result, which hsfs
+	// (_get_server_version) reads as no version: the certificates must
+	// then be registered. Default: false.
+	SilentVersion bool
+
 	// CheckCertificates checks the project certificates a path read
 	// carries (or its connection registered), after they parsed as
 	// [Certificates]. A failure is refused with PermissionDenied.
@@ -557,15 +563,15 @@ func (s *Server) trip(ctx context.Context, f *fault) error {
 }
 
 // ListActions lists healthcheck, register-client-certificates and, with
-// a Config.Version, get-version: hsfs looks for get-version in this list
-// before it asks for it.
+// a Config.Version (or SilentVersion), get-version: hsfs looks for
+// get-version in this list before it asks for it.
 func (s *Server) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
 	s.record(request(stream.Context(), MethodListActions))
 	if err := s.gate(stream.Context()); err != nil {
 		return err
 	}
 	types := []string{ActionHealthcheck, ActionRegisterCertificates}
-	if s.cfg.Version != "" {
+	if s.cfg.Version != "" || s.cfg.SilentVersion {
 		types = append(types, ActionGetVersion)
 	}
 	for _, ty := range types {
@@ -591,10 +597,12 @@ func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoAction
 	case ActionHealthcheck:
 		return nil
 	case ActionGetVersion:
-		if s.cfg.Version == "" {
-			break
+		if s.cfg.Version != "" {
+			return stream.Send(&flight.Result{Body: []byte(s.cfg.Version)})
 		}
-		return stream.Send(&flight.Result{Body: []byte(s.cfg.Version)})
+		if s.cfg.SilentVersion {
+			return nil
+		}
 	case ActionRegisterCertificates:
 		c, err := ParseCertificates(a.GetBody())
 		if err != nil {
