@@ -15,7 +15,8 @@ import (
 // order, each with a status per feature group. Nothing is dropped: an
 // entity without rows is there, with its groups Missing.
 type Batch struct {
-	// Names is the vector order, shared with every vector: do not modify.
+	// Names is the vector order, shared with every vector and the plan:
+	// read-only (FeatureView.Features returns a copy).
 	Names []string
 	// Vectors has one vector per entry, in the order given; duplicate
 	// entries get equal vectors (read once).

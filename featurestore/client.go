@@ -81,7 +81,8 @@ func (fv *FeatureView) Name() string { return fv.key.name }
 // Version is the feature view's version.
 func (fv *FeatureView) Version() int { return fv.key.version }
 
-// Features returns the names of the vector's features, in vector order.
+// Features returns the names of the vector's features, in vector order:
+// a copy the caller may keep and change (Vector.Names is shared).
 func (fv *FeatureView) Features() []string { return append([]string(nil), fv.plan.Load().names...) }
 
 // ServingKeys returns every entry key the view accepts, sorted.
@@ -123,7 +124,6 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	fail := func(err error) (*Client, error) {
 		c.closeOwned()
-		c.tel.close()
 		return nil, err
 	}
 	c.acaC = o.aca
@@ -218,8 +218,8 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Close stops the background refresh, waits for plan loads in flight and
 // closes what New opened (the ACA client, the metadata client and the
-// online store, unless they were given as options), then stops the
-// caches' timers. It is idempotent; calls made afterwards return ErrClosed.
+// online store, unless they were given as options). It is idempotent;
+// calls made afterwards return ErrClosed.
 func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
@@ -229,7 +229,6 @@ func (c *Client) Close() error {
 		c.cancel()
 		c.wg.Wait()
 		err = c.closeOwned()
-		c.tel.close()
 	})
 	return err
 }

@@ -10,7 +10,7 @@ import (
 //
 // golang-lru/v2's expirable cache would do, but it starts a goroutine per
 // cache that it offers no way to stop (v2.0.7: its Close is commented out),
-// and a Client must not leak goroutines (STYLE.md). Expiring on read needs
+// and a Client must not leak goroutines. Expiring on read needs
 // no goroutine: an expired entry costs its memory until it is read or
 // evicted by newer ones, which the size cap bounds. Safe for concurrent use
 // (lru.Cache locks).

@@ -94,7 +94,7 @@ func TestMetadataDownAfterWarmUp(t *testing.T) {
 }
 
 // TestRegionConsistencyUnderStalls: with 20% of the local region's
-// requests stalled by 30ms (DESIGN.md S2), default vectors never mix
+// requests stalled by 30ms (docs/ARCHITECTURE.md §6, S2), default vectors never mix
 // regions; with PerStatementHedging some do, and each is counted.
 func TestRegionConsistencyUnderStalls(t *testing.T) {
 	e := newEnv(t)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandemfs/tandem/featurestore"
 	"github.com/tandemfs/tandem/internal/hopsworkstest"
+	"github.com/tandemfs/tandem/online"
 )
 
 // TestAllowMissing: without AllowMissing, an entry that leaves out a
@@ -210,4 +211,25 @@ func TestInferenceHelpers(t *testing.T) {
 	if hs, err := plain.GetInferenceHelpers(ctxT(t, 5*time.Second), []map[string]any{entry(1)}); err != nil || len(hs) != 1 || len(hs[0]) != 0 {
 		t.Fatalf("no helper columns, batch: %v, %v", hs, err)
 	}
+}
+
+// TestRegionTLSReachesOnline: RegionConfig.TLS is handed to the online
+// store: a mode online does not know fails New; verify-identity with a
+// CA is accepted (online's tests show the encrypted session).
+func TestRegionTLSReachesOnline(t *testing.T) {
+	cfg := func(tls *online.TLSConfig) featurestore.Config {
+		return featurestore.Config{Local: "eu", Project: "p", APIKey: "k",
+			Regions: []featurestore.RegionConfig{{ID: "eu", MySQL: []string{"127.0.0.1:1"}, HopsworksURL: "https://hw.example/api", TLS: tls}}}
+	}
+	if c, err := featurestore.New(cfg(&online.TLSConfig{Mode: "sometimes"})); !errors.Is(err, featurestore.ErrInvalidConfig) {
+		if c != nil {
+			_ = c.Close()
+		}
+		t.Fatalf("unknown TLS mode: %v", err)
+	}
+	c, err := featurestore.New(cfg(&online.TLSConfig{Mode: online.TLSRequired}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
 }

@@ -90,8 +90,6 @@ func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry,
 	return t, nil
 }
 
-func (t *telemetry) close() {}
-
 func (t *telemetry) startVector(ctx context.Context, name string, p *plan) (context.Context, trace.Span) {
 	ctx, span := t.tracer.Start(ctx, name, t.spanOpts...)
 	if span.IsRecording() {
