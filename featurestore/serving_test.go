@@ -3,6 +3,8 @@ package featurestore_test
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -232,4 +234,84 @@ func TestRegionTLSReachesOnline(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c.Close()
+}
+
+// TestPlanLoadRefusesMissingFeature: on the fake, a single statement that
+// no longer selects a vector feature (c_tax) fails the plan load with
+// ErrInvalidPlan, rather than every later lookup.
+func TestPlanLoadRefusesMissingFeature(t *testing.T) {
+	e := newEnv(t)
+	cut := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil || !strings.HasSuffix(r.URL.Path, "/preparedstatement") || r.URL.Query().Get("batch") != "false" ||
+			r.URL.Query().Get("inference_helper_columns") == "true" {
+			return resp, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		cut := strings.Replace(string(body), "`fg0`.`tax` AS `c_tax`, ", "", 1)
+		if cut == string(body) {
+			return nil, fmt.Errorf("test: no c_tax in %s", body)
+		}
+		resp.Body, resp.ContentLength = io.NopCloser(strings.NewReader(cut)), int64(len(cut))
+		resp.Header.Del("Content-Length")
+		return resp, nil
+	})}
+	c := newClient(t, e.config("eu"), featurestore.WithHTTPClient(cut))
+	_, err := c.FeatureView(ctxT(t, 10*time.Second), viewName, 1)
+	if !errors.Is(err, featurestore.ErrInvalidPlan) || !strings.Contains(err.Error(), "c_tax") {
+		t.Fatalf("got %v, want ErrInvalidPlan naming c_tax", err)
+	}
+}
+
+// TestLabelOnlyGroupOnTheFake: the fake derives serving keys and
+// statements as the server does; a group that contributes only a label
+// has no single statement, a batch one, and a key that is not required:
+// {tid, cc_num} is a valid entry, single and batch.
+func TestLabelOnlyGroupOnTheFake(t *testing.T) {
+	e := newEnv(t)
+	trans := hopsworkstest.FeatureGroupDef{ID: 51, Name: "transactions", Version: 1, Features: []hopsworkstest.FeatureDef{
+		{Name: "tid", Type: "bigint", Primary: true}, {Name: "cc_num", Type: "bigint"}, {Name: "amount", Type: "double"},
+	}}
+	labels := hopsworkstest.FeatureGroupDef{ID: 52, Name: "fraud_labels", Version: 1, Features: []hopsworkstest.FeatureDef{
+		{Name: "cc_num", Type: "bigint", Primary: true}, {Name: "is_fraud", Type: "int"},
+	}}
+	e.store.AddFeatureView(hopsworkstest.FeatureViewDef{Name: "tx", Version: 1,
+		Joins: []hopsworkstest.JoinDef{{FeatureGroup: trans}, {FeatureGroup: labels, Prefix: "l_", On: []string{"cc_num"}}},
+		Features: []hopsworkstest.ViewFeatureDef{
+			{Name: "tid", Join: 0}, {Name: "cc_num", Join: 0}, {Name: "amount", Join: 0},
+			{Name: "l_is_fraud", Join: 1, FeatureGroupFeatureName: "is_fraud", Label: true},
+		}})
+	for _, db := range e.db {
+		if err := db.Exec(ctxT(t, 10*time.Second),
+			"CREATE TABLE tandem.transactions_1 (tid BIGINT PRIMARY KEY, cc_num BIGINT, amount DOUBLE)",
+			"CREATE TABLE tandem.fraud_labels_1 (cc_num BIGINT PRIMARY KEY, is_fraud INT)",
+			"INSERT INTO tandem.transactions_1 VALUES (1, 4467, 9.5), (2, 4468, 3.25)",
+			"INSERT INTO tandem.fraud_labels_1 VALUES (4467, 1)",
+		); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newClient(t, e.config("eu"))
+	fv := mustView(t, c, "tx", 1)
+	if got := fv.ServingKeys(); !slices.Equal(got, []string{"cc_num", "tid"}) {
+		t.Fatalf("serving keys %v", got)
+	}
+	v, err := fv.GetFeatureVector(ctxT(t, 5*time.Second), map[string]any{"tid": 1, "cc_num": 4467})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := v.Map(); len(m) != 3 || m["amount"] != 9.5 || m["cc_num"] != int64(4467) || !v.Complete() {
+		t.Fatalf("vector %v %+v", m, v.Groups)
+	}
+	b, err := fv.GetFeatureVectors(ctxT(t, 5*time.Second), []map[string]any{{"tid": 2, "cc_num": 4468}, {"tid": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Vectors[0].Map()["amount"] != 3.25 || b.Vectors[1].Map()["amount"] != 9.5 || b.Missing != 0 {
+		t.Fatalf("batch %v / %v", b.Vectors[0].Map(), b.Vectors[1].Map())
+	}
 }
