@@ -104,3 +104,55 @@ func TestOnsetDelay(t *testing.T) {
 		})
 	}
 }
+
+// TestDelayMeetsTheOnsetOfStalls, on real MariaDB: a server whose 30 s
+// window says "healthy, jittery up to the ceiling" starts stalling; the
+// delay leaves the ceiling within about a second (the recent window, fed
+// by the hedges that beat stalled attempts), not after the 30 s window
+// has filled with stalls.
+func TestDelayMeetsTheOnsetOfStalls(t *testing.T) {
+	c := startCluster(t, 2)
+	c.servers[1].Proxy().SetLatency(20 * time.Millisecond)
+	cfg := c.config("eu", "eu", "us")
+	cfg.Health.FailureThreshold = 1 << 20 // keep eu preferred however slow
+	cfg.Hedge.Budget = BudgetConfig{Ratio: 1, MaxTokens: 1000, MaxConcurrent: 100}
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	if err := s.Warm(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// 30 s of health on a loaded machine, as TestOnsetDelay's main window.
+	now := time.Now()
+	lat := s.servers[0].rs.Health.Latency()
+	for _, p := range []struct {
+		d time.Duration
+		n int
+	}{{300 * time.Microsecond, 29000}, {3 * time.Millisecond, 300}, {8 * time.Millisecond, 100}, {12 * time.Millisecond, 40}} {
+		for range p.n {
+			lat.Record(now, p.d)
+		}
+	}
+	ceiling := cfg.normalizedCeiling()
+	waitFor(t, 5*time.Second, "the delay to sit at the ceiling before the stalls", func() bool {
+		return s.Stats().Servers[0].HedgeDelay == ceiling
+	})
+	c.servers[0].Proxy().SetStall(0.1, 100*time.Millisecond)
+	defer c.servers[0].Proxy().SetStall(0, 0)
+	onset := time.Now()
+	var left time.Duration
+	for i := 0; left == 0; i++ {
+		if time.Since(onset) > 5*time.Second {
+			t.Fatalf("the delay is still at the ceiling 5 s into the stalls: %+v", s.Stats().Servers[0])
+		}
+		if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{i%nRows + 1}); err != nil {
+			t.Fatal(err)
+		}
+		if s.Stats().Servers[0].HedgeDelay < ceiling {
+			left = time.Since(onset)
+		}
+	}
+	t.Logf("delay left the ceiling %v after the onset: %v", left, s.Stats().Servers[0].HedgeDelay)
+	if left > 2*time.Second {
+		t.Fatalf("the delay took %v to react to the stalls", left)
+	}
+}

@@ -73,6 +73,7 @@ func (s *Store) refreshDelays(now time.Time, snap, recent *health.Snapshot) {
 			// the same region if there is one, otherwise to the nearest
 			// other region: use that target's round trip.
 			rtt := s.hedgeTargetRTT(srv)
+			srv.targetRTTNs.Store(int64(rtt))
 			d := adaptiveDelay(snap, rtt, h)
 			srv.recent.Snapshot(now, recent)
 			srv.hedgeNs.Store(int64(min(d, onsetDelay(recent, rtt, h))))

@@ -115,6 +115,9 @@ func (s *Store) QueryGroup(ctx context.Context, calls []Call, opts ...CallOption
 		hp.Inline = true
 	}
 	rows, out, err := hedge.Do(ctx, s.engine, hp)
+	if err == nil && out.Winner > 0 && out.Hedges > 0 && r.soft[0].state.CompareAndSwap(attemptRunning, attemptBeaten) {
+		r.first.noteBeaten(s.clock.Now(), time.Since(start))
+	}
 	res := &Result{Rows: rows, Hedged: out.Hedged(), Attempts: out.Launched, Winner: out.Winner,
 		Suppressed: out.Suppressed, Latency: time.Since(start)}
 	if out.Winner >= 0 {
@@ -223,7 +226,9 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 			// and record how long it ran at least, so the delay and the
 			// choice to read inline see it.
 			h.Latency().Record(now, el)
-			srv.recent.Record(now, el)
+			if soft.state.CompareAndSwap(attemptRunning, attemptDone) {
+				srv.noteBeaten(now, el)
+			}
 			if !soft.fired.Load() && h.Failure(now) {
 				s.ejected(srv, "attempts outrun by hedges")
 			}
@@ -231,12 +236,16 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 		return nil, &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "query", Err: errInterrupted}
 	case err == nil:
 		h.Success(now, el)
-		srv.recent.Record(now, el)
+		if soft.state.CompareAndSwap(attemptRunning, attemptDone) {
+			srv.recent.Record(now, el)
+		}
 	case blamesServer(err) && !soft.fired.Load():
 		if h.Failure(now) {
 			s.ejected(srv, err.Error())
 		}
 	}
+	// A failed attempt was not beaten by a hedge.
+	soft.state.CompareAndSwap(attemptRunning, attemptDone)
 	s.tel.attempt(srv, el, err)
 	if err != nil {
 		return nil, &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "query", Err: err}
@@ -249,6 +258,26 @@ type softWatch struct {
 	s     *Store
 	srv   *server
 	fired atomic.Bool
+	// state is attemptRunning until the attempt ends (attemptDone) or a
+	// hedge beats it while it still runs (attemptBeaten); whichever comes
+	// first records the attempt in the server's recent window.
+	state atomic.Int32
+}
+
+const (
+	attemptRunning int32 = iota
+	attemptDone
+	attemptBeaten
+)
+
+// noteBeaten records in srv's recent window an attempt that a hedge beat
+// after el: it ran at least past the delay and the hedge's round trip,
+// and probably far longer (a stall). Recording it when the hedge wins,
+// not when the stalled attempt finally returns, is what lets the delay
+// see a brownout's first stalls at once (delay.go).
+func (srv *server) noteBeaten(now time.Time, el time.Duration) {
+	v := max(el, time.Duration(srv.hedgeNs.Load()+srv.targetRTTNs.Load())+2*time.Millisecond)
+	srv.recent.Record(now, v)
 }
 
 // softFire counts a slow attempt as a failure of its server. It runs on

@@ -56,7 +56,10 @@ type server struct {
 	hedgeNs atomic.Int64 // adaptive hedge delay after an attempt here
 	softNs  atomic.Int64 // an attempt running longer is a soft failure
 	rttNs   atomic.Int64 // smoothed round trip of warm pings
-	warming atomic.Bool
+	// targetRTTNs is the round trip of the hedge target after an attempt
+	// here, as of the last refresh.
+	targetRTTNs atomic.Int64
+	warming     atomic.Bool
 	// inline says reads whose first attempt is here run it on the
 	// caller's goroutine: the server is rarely hedged (see conn.go).
 	inline atomic.Bool
