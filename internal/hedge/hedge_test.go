@@ -328,3 +328,49 @@ func TestSuppressedHedgeIsAskedAgain(t *testing.T) {
 		t.Fatalf("took %v; the refused hedge was not asked for again", el)
 	}
 }
+
+// runner is a Plan.Runner over steps.
+type runner struct {
+	steps       []step
+	delay       time.Duration
+	interrupted atomic.Bool
+}
+
+func (r *runner) Attempt(ctx context.Context, i int) (int, error) {
+	select {
+	case <-time.After(r.steps[i].sleep):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return i, r.steps[i].err
+}
+
+func (r *runner) Delay(int) time.Duration { return r.delay }
+func (r *runner) Interrupt()              { r.interrupted.Store(true) }
+
+// TestRunner: a Plan with a Runner hedges as one with functions, and
+// NoDelay makes it try targets one after the other, after errors only.
+func TestRunner(t *testing.T) {
+	e := New(Config{AttemptTimeout: time.Second})
+	defer e.Close()
+	slow := []step{{sleep: 200 * time.Millisecond}, {sleep: time.Millisecond}}
+	r := &runner{steps: slow, delay: 5 * time.Millisecond}
+	v, out, err := Do(context.Background(), e, Plan[int]{Targets: 2, Classify: classify, Runner: r})
+	if err != nil || v != 1 || out.Winner != 1 || out.Hedges != 1 {
+		t.Fatalf("hedged runner: v %d out %+v err %v, want the hedge to win", v, out, err)
+	}
+	v, out, err = Do(context.Background(), e, Plan[int]{Targets: 2, Classify: classify, Runner: r, NoDelay: true})
+	if err != nil || v != 0 || out.Launched != 1 || out.Hedges != 0 {
+		t.Fatalf("NoDelay runner: v %d out %+v err %v, want the first target alone", v, out, err)
+	}
+	failing := &runner{steps: []step{{err: errTransient}, {}}, delay: time.Hour}
+	v, out, err = Do(context.Background(), e, Plan[int]{Targets: 2, Classify: classify, Runner: failing, NoDelay: true})
+	if err != nil || v != 1 || out.Launched != 2 {
+		t.Fatalf("NoDelay failover: v %d out %+v err %v", v, out, err)
+	}
+	inline := &runner{steps: slow, delay: 5 * time.Millisecond}
+	v, out, err = Do(context.Background(), e, Plan[int]{Targets: 2, Classify: classify, Runner: inline, Inline: true})
+	if err != nil || v != 1 || !inline.interrupted.Load() {
+		t.Fatalf("inline runner: v %d out %+v err %v interrupted %v; the winning hedge must interrupt attempt 0", v, out, err, inline.interrupted.Load())
+	}
+}
