@@ -37,9 +37,10 @@ func fuzzPlan() *plan {
 }
 
 // FuzzResolveEntry feeds entries decoded from JSON (the usual outside
-// input: a request body) to entry validation: it never panics, errors are
-// typed, and accepted entries normalise to canonical values whose key
-// encoding is stable.
+// input: a request body) to entry validation, with and without
+// AllowMissing: it never panics, errors are typed, AllowMissing never
+// reports a missing key, and the keys of the groups an accepted entry
+// reads normalise to canonical values whose key encoding is stable.
 func FuzzResolveEntry(f *testing.F) {
 	for _, s := range []string{
 		`{"aid": 1, "b_cc": "SE", "b_tier": 2, "f": 1.5, "ok": true, "bin": "x", "any": 3}`,
@@ -48,10 +49,11 @@ func FuzzResolveEntry(f *testing.F) {
 		`{"aid": 1e300, "b_cc": "x", "b_tier": -9223372036854775808, "f": 1, "ok": 1, "bin": "", "any": [1]}`,
 		`{"aid": 18446744073709551615, "b_cc": "x", "b_tier": 0, "f": 0, "ok": 0, "bin": "", "any": {}}`,
 	} {
-		f.Add([]byte(s))
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
 	}
 	p := fuzzPlan()
-	f.Fuzz(func(t *testing.T, body []byte) {
+	f.Fuzz(func(t *testing.T, body []byte, allowMissing bool) {
 		d := json.NewDecoder(bytes.NewReader(body))
 		d.UseNumber()
 		var entry map[string]any
@@ -59,7 +61,10 @@ func FuzzResolveEntry(f *testing.F) {
 			return
 		}
 		args := make([]any, p.nkeys)
-		r, err := p.resolve(entry, nil, -1, args, false)
+		r, err := p.resolve(entry, nil, -1, args, allowMissing)
+		if allowMissing && errors.Is(err, ErrMissingServingKey) {
+			t.Fatalf("AllowMissing reported a missing key: %v", err)
+		}
 		if err != nil {
 			var ke *KeyError
 			if !errors.As(err, &ke) {
@@ -74,9 +79,22 @@ func FuzzResolveEntry(f *testing.F) {
 			_ = err.Error()
 			return
 		}
+		read := make([]bool, len(args))
+		for gi, g := range p.groups {
+			if r.isAbsent(gi) && !allowMissing {
+				t.Fatalf("group %d absent without AllowMissing", gi)
+			}
+			for ki := range g.keys {
+				read[g.argOffset+ki] = !r.skip(gi)
+			}
+		}
 		for i, v := range r.args {
 			switch v.(type) {
 			case int64, uint64, float64, string, time.Time:
+			case nil:
+				if read[i] {
+					t.Fatalf("arg %d of a group that is read is nil", i)
+				}
 			default:
 				t.Fatalf("arg %d is %T, not canonical", i, v)
 			}
@@ -84,6 +102,9 @@ func FuzzResolveEntry(f *testing.F) {
 		// Normalising canonical values again changes nothing.
 		again := make([]any, len(args))
 		for gi, g := range p.groups {
+			if r.skip(gi) {
+				continue
+			}
 			for ki, k := range g.keys {
 				v, ok := normalize(args[g.argOffset+ki], k.kind)
 				if !ok {
