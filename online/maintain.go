@@ -210,6 +210,17 @@ func (s *Store) Warm(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Take the server's warming turn, so a background warm in
+			// progress finishes first and this one sees its connections.
+			for !srv.warming.CompareAndSwap(false, true) {
+				select {
+				case <-ctx.Done():
+					errs[i] = ctx.Err()
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+			defer srv.warming.Store(false)
 			if err := s.warmServer(ctx, srv); err != nil {
 				errs[i] = &RegionError{Region: srv.rs.Region, Server: srv.rs.Name, Op: "warm", Err: err}
 			}

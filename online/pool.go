@@ -40,6 +40,8 @@ type pool struct {
 	lifetime time.Duration
 	stmtCap  int
 
+	fillMu sync.Mutex // serialises fill
+
 	mu      sync.Mutex
 	idle    []*pconn // most recently used last
 	open    int      // connections open or being dialled
@@ -295,6 +297,11 @@ func (p *pool) tryIdle() *pconn {
 // fill dials connections until the pool holds minIdle (counting those in
 // use), concurrently, and returns the first error.
 func (p *pool) fill(ctx context.Context, timeout time.Duration) error {
+	// One fill at a time: a second one (Warm while the background loop
+	// warms) waits for the first's dials rather than returning before
+	// they are done.
+	p.fillMu.Lock()
+	defer p.fillMu.Unlock()
 	p.mu.Lock()
 	need := min(p.minIdle-p.open, p.max-p.open)
 	if p.closed || need <= 0 {
