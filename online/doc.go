@@ -56,8 +56,9 @@
 // # Errors
 //
 // Calls return errors that wrap the sentinels [ErrClosed],
-// [ErrInvalidConfig], [ErrInvalidStatement], [ErrArgCount], [ErrArgType]
-// and [ErrUnknownRegion], or a [*RegionError] naming the region and server of
+// [ErrInvalidConfig], [ErrInvalidStatement], [ErrArgCount], [ErrArgType],
+// [ErrUnknownRegion] and [ErrNotReadOnly] (a server that would not make a
+// session read-only: it fails only that server's attempt), or a [*RegionError] naming the region and server of
 // the attempt, through which the driver's *mysql.MySQLError stays reachable
 // with errors.As. When every server failed, the attempts' errors are
 // joined. [IsRetryable] tells transient failures from the others. A

@@ -106,6 +106,12 @@ var serverCodes = map[uint16]serverCode{
 // elsewhere. Any other server error, and misuse, is the statement's fault:
 // Fatal, the read ends.
 func classify(err error) hedge.Class {
+	// A server that would not make a session read-only is that server's
+	// setup, whatever MySQL error came with it (a 1064 there is the SET
+	// statement's, not the read's): fail over, never end the read.
+	if errors.Is(err, ErrNotReadOnly) {
+		return hedge.Transient
+	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		if _, ok := serverCodes[me.Number]; ok {
@@ -142,7 +148,7 @@ func blamesServer(err error) bool {
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrArgCount) || errors.Is(err, ErrArgType) ||
 		errors.Is(err, ErrInvalidStatement) || errors.Is(err, ErrUnknownRegion) ||
-		errors.Is(err, ErrInvalidConfig) || errors.Is(err, context.Canceled) {
+		errors.Is(err, ErrInvalidConfig) || errors.Is(err, ErrNotReadOnly) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	var me *mysql.MySQLError

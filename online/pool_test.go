@@ -322,6 +322,15 @@ func TestErrorClasses(t *testing.T) {
 			t.Errorf("%d is classed as the statement's fault", code)
 		}
 	}
+	// A session the server would not make read-only fails that server
+	// only, even when the SET came back with a syntax error.
+	notRO := fmt.Errorf("%w: SET SESSION TRANSACTION READ ONLY: %w", ErrNotReadOnly, &mysql.MySQLError{Number: 1064})
+	if classify(notRO) != hedge.Transient {
+		t.Errorf("a server that refuses read-only sessions ends the read")
+	}
+	if IsRetryable(notRO) {
+		t.Errorf("a server that refuses read-only sessions is retryable: only an operator fixes it")
+	}
 	for _, code := range []uint16{1064, 1054, 1052, 1142, 1292} {
 		if classify(&mysql.MySQLError{Number: code}) != hedge.Fatal {
 			t.Errorf("%d is not classed as the statement's fault", code)

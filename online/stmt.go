@@ -26,11 +26,15 @@ type Stmt struct {
 // statement is prepared on a connection the first time it runs there. The
 // same text returns the same *Stmt.
 //
-// Only a single read-only SELECT is accepted (no second statement, no
-// SELECT … INTO, no locking read), since hedging runs it twice. A batch
+// By default only the statement shapes that the Hopsworks server
+// generates for online serving are accepted (see sqlcheck.go): a SELECT of
+// backquoted columns of one aliased table, filtered by bound keys, with no
+// comment, function, variable, INTO, locking clause or union, since
+// hedging runs it twice and the server must only ever read. The batch
 // form with a single "IN ?" placeholder (as Hopsworks serves it, e.g.
 // "WHERE (`fg0`.`a`, `fg0`.`b`) IN ?") is accepted too; run it with
-// [Stmt.Batch].
+// [Stmt.Batch]. [Config.AllowAnySelect] widens this to any single
+// SELECT, at the risk its doc spells out.
 func (s *Store) Prepare(query string) (*Stmt, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
