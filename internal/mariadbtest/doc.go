@@ -1,6 +1,6 @@
 // Package mariadbtest launches real MariaDB servers on free loopback ports,
 // each with its own temporary data directory, for Tandem's online-store tests
-// and the benchmark harness (DESIGN.md §6). Optionally each server sits behind
+// and the benchmark harness (docs/ARCHITECTURE.md §6). Optionally each server sits behind
 // a [faultproxy.Proxy] that plays latency, stalls, blackholes, refusals and
 // resets.
 //
