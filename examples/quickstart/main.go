@@ -3,7 +3,7 @@
 //
 //	cd examples && go run ./quickstart
 //
-// It starts the sandbox (package sandbox: two embedded MySQL-protocol
+// It starts the sandbox (package tandemtest: two embedded MySQL-protocol
 // online stores, two fake Hopsworks servers, three ACA endpoints), opens a
 // featurestore.Client in region eu, and runs feature-vector lookups from a
 // few workers through five phases: both regions healthy; eu stalling some

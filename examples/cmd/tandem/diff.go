@@ -216,7 +216,7 @@ func diffOne(ctx context.Context, w io.Writer, s *session, entry map[string]any,
 	for _, id := range s.regions {
 		fmt.Fprintf(tw, "\t%s", id)
 	}
-	fmt.Fprintln(tw, "\t")
+	fmt.Fprintln(tw)
 	row := func(name string, vals []string) {
 		mark := ""
 		switch {
@@ -225,7 +225,11 @@ func diffOne(ctx context.Context, w io.Writer, s *session, entry map[string]any,
 		case ignore[name]:
 			mark = "(ignored)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, strings.Join(vals, "\t"), mark)
+		line := "  " + name + "\t" + strings.Join(vals, "\t")
+		if mark != "" {
+			line += "\t" + mark
+		}
+		fmt.Fprintln(tw, line)
 	}
 	for i, g := range vecs[0].Groups {
 		vals := make([]string, len(vecs))

@@ -126,6 +126,7 @@ func TestDiff(t *testing.T) {
 
 	t.Run("sample in batches", func(t *testing.T) {
 		r := tandem(t, sb, nil, "diff", "-sample", "40", "-batch", "16", "-fail-on-diff", "-progress", "1ns")
+		t.Logf("stdout:\n%s", r.stdout)
 		r.must(t, exitDiff,
 			`40 entities in 3 batch\(es\) of up to 16, read from eu, us`,
 			`not compared: replica`,
@@ -150,7 +151,9 @@ func TestDiff(t *testing.T) {
 		tandem(t, sb, nil, "diff", "-sample", "40", "-ignore", "").must(t, exitOK, `(?m)^  replica +39$`)
 	})
 	t.Run("one entity", func(t *testing.T) {
-		tandem(t, sb, nil, "diff", "-fail-on-diff", "cc_num=100004").must(t, exitDiff,
+		r := tandem(t, sb, nil, "diff", "-fail-on-diff", "cc_num=100004")
+		t.Logf("stdout:\n%s", r.stdout)
+		r.must(t, exitDiff,
 			`(?m)^  feature +eu +us`,
 			`(?m)^  tx_count_24h +\d+ +99 +DIFFERS$`,
 			`(?m)^  replica +"eu" +"us" +\(ignored\)$`,
