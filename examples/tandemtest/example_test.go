@@ -83,3 +83,37 @@ func ExampleSandbox_SetFeature() {
 	// eu tx_count_24h 1
 	// us tx_count_24h 99
 }
+
+// A test flips the ACA and checks that a metadata write follows it to
+// the new active region.
+func ExampleSandbox_FlipACA() {
+	ctx := context.Background()
+	sb, err := tandemtest.Start(ctx, tandemtest.Options{Rows: 10})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sb.Close()
+	client, err := featurestore.New(sb.Config())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	st, err := sb.FlipACA()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ACA serves active", st.Active)
+	// The client polls every Options.ACAInterval (100ms); Refresh asks now.
+	if _, err := client.ACA().Refresh(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fv, err := client.CreateFeatureView(ctx, tandemtest.ViewSpec("after_flip", 1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("write landed in", fv.Region, "- writes in us:", sb.Writes(tandemtest.US).Accepted, "in eu:", sb.Writes(tandemtest.EU).Accepted)
+	// Output:
+	// ACA serves active us
+	// write landed in us - writes in us: 1 in eu: 0
+}
