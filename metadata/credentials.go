@@ -69,12 +69,9 @@ func (c *Client) OnlineStoreCredentials(ctx context.Context, r region.ID) (*Onli
 		return nil, err
 	}
 	defer done()
-	id, err := region.ParseID(string(r))
+	id, err := c.configuredRegion(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
-	}
-	if _, ok := c.eps[id]; !ok {
-		return nil, fmt.Errorf("%w: region %s is not in Config.Regions", ErrInvalidArgument, id)
+		return nil, err
 	}
 	p, err := c.project0(ctx)
 	if err != nil {

@@ -337,12 +337,9 @@ func (c *Client) BatchQueryIn(ctx context.Context, r region.ID, name string, ver
 		return nil, err
 	}
 	defer done()
-	id, err := region.ParseID(string(r))
+	id, err := c.configuredRegion(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
-	}
-	if _, ok := c.eps[id]; !ok {
-		return nil, fmt.Errorf("%w: region %s is not in Config.Regions", ErrInvalidArgument, id)
+		return nil, err
 	}
 	return c.batchQuery(ctx, id, name, version, start, end)
 }
@@ -447,4 +444,17 @@ func (c *Client) orderFrom(first region.ID) []region.ID {
 		}
 	}
 	return order
+}
+
+// configuredRegion parses r and checks that it is one of Config.Regions,
+// for the calls that the caller pins to one region.
+func (c *Client) configuredRegion(r region.ID) (region.ID, error) {
+	id, err := region.ParseID(string(r))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if _, ok := c.eps[id]; !ok {
+		return "", fmt.Errorf("%w: region %s is not in Config.Regions", ErrInvalidArgument, id)
+	}
+	return id, nil
 }
