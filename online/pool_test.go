@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -338,26 +337,6 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
-// execUnix runs stmts as root over the server's Unix socket in dir.
-func execUnix(t *testing.T, dir string, stmts ...string) {
-	t.Helper()
-	mc := mysql.NewConfig()
-	mc.User, mc.Net, mc.Addr = "root", "unix", filepath.Join(dir, "sock")
-	conn, err := mysql.NewConnector(mc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(conn)
-	defer db.Close()
-	for _, q := range stmts {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := db.ExecContext(ctx, q)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-}
 
 // TestNoIOUntilUsed: New dials nothing and starts nothing; Warm fills the
 // pools to MinIdleConns and prepares the known statements; Close after
