@@ -337,7 +337,6 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
-
 // TestNoIOUntilUsed: New dials nothing and starts nothing; Warm fills the
 // pools to MinIdleConns and prepares the known statements; Close after
 // that leaves nothing running (goleak checks the goroutines).
