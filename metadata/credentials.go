@@ -73,17 +73,13 @@ func (c *Client) OnlineStoreCredentials(ctx context.Context, r region.ID) (*Onli
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.project0(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fs, err := c.featureStore0(ctx)
+	base, err := c.storePath(ctx)
 	if err != nil {
 		return nil, err
 	}
 	req := request{
 		op: "GetOnlineConnector", method: "GET",
-		path: fmt.Sprintf("/project/%d/featurestores/%d/storageconnectors/onlinefeaturestore", p.ID, fs.ID),
+		path: base + "/storageconnectors/onlinefeaturestore",
 	}
 	body, err := c.do(ctx, id, req)
 	if err != nil {

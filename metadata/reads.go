@@ -138,16 +138,11 @@ func (c *Client) viewPath(ctx context.Context, name string, version int) (string
 	if err := checkView(name, version); err != nil {
 		return "", err
 	}
-	p, err := c.project0(ctx)
+	base, err := c.storePath(ctx)
 	if err != nil {
 		return "", err
 	}
-	fs, err := c.featureStore0(ctx)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("/project/%d/featurestores/%d/featureview/%s/version/%d",
-		p.ID, fs.ID, url.PathEscape(name), version), nil
+	return fmt.Sprintf("%s/featureview/%s/version/%d", base, url.PathEscape(name), version), nil
 }
 
 func checkView(name string, version int) error {
@@ -408,18 +403,13 @@ func (c *Client) AvroSchema(ctx context.Context, featureGroup string, version in
 	if featureGroup == "" || version < 1 {
 		return nil, fmt.Errorf("%w: feature group %q version %d", ErrInvalidArgument, featureGroup, version)
 	}
-	p, err := c.project0(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fs, err := c.featureStore0(ctx)
+	base, err := c.storePath(ctx)
 	if err != nil {
 		return nil, err
 	}
 	req := request{
 		op: "GetAvroSchema", method: "GET",
-		path: fmt.Sprintf("/project/%d/featurestores/%d/kafka/subjects/%s/versions/latest",
-			p.ID, fs.ID, url.PathEscape(fmt.Sprintf("%s_%d", featureGroup, version))),
+		path: base + "/kafka/subjects/" + url.PathEscape(fmt.Sprintf("%s_%d", featureGroup, version)) + "/versions/latest",
 	}
 	body, r, err := c.read(ctx, c.order, req)
 	if err != nil {
@@ -457,4 +447,18 @@ func (c *Client) configuredRegion(r region.ID) (region.ID, error) {
 		return "", fmt.Errorf("%w: region %s is not in Config.Regions", ErrInvalidArgument, id)
 	}
 	return id, nil
+}
+
+// storePath is the REST path of the configured project's feature store,
+// "/project/{pid}/featurestores/{fsid}", which most resources hang under.
+func (c *Client) storePath(ctx context.Context) (string, error) {
+	p, err := c.project0(ctx)
+	if err != nil {
+		return "", err
+	}
+	fs, err := c.featureStore0(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("/project/%d/featurestores/%d", p.ID, fs.ID), nil
 }

@@ -34,17 +34,13 @@ func (c *Client) CreateFeatureView(ctx context.Context, spec FeatureViewSpec) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding feature view %s: %v", ErrInvalidArgument, spec.Name, err)
 	}
-	p, err := c.project0(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fs, err := c.featureStore0(ctx)
+	base, err := c.storePath(ctx)
 	if err != nil {
 		return nil, err
 	}
 	req := request{
 		op: "CreateFeatureView", method: "POST", body: body,
-		path: fmt.Sprintf("/project/%d/featurestores/%d/featureview", p.ID, fs.ID),
+		path: base + "/featureview",
 	}
 	out, r, err := c.write(ctx, req)
 	if err != nil {
