@@ -258,25 +258,7 @@ func (s *Store) viewJSON(d FeatureViewDef, id int64, expandFeatures, expandQuery
 			return out
 		}
 		q.LeftFeatures = leftOf(0)
-		for ji := 1; ji < len(d.Joins); ji++ {
-			j := d.Joins[ji]
-			jj := joinJSON{
-				Query: &queryJSON{
-					LeftFeatureGroup: s.fgJSON(j.FeatureGroup, true), LeftFeatures: leftOf(ji),
-					FeatureStoreName: s.fsName(), FeatureStoreID: s.fsid, Joins: []joinJSON{},
-				},
-				Type: "INNER", Prefix: j.Prefix,
-			}
-			for i, pk := range j.FeatureGroup.pks() {
-				on := pk
-				if i < len(j.On) {
-					on = j.On[i]
-				}
-				jj.LeftOn = append(jj.LeftOn, s.colJSON(d.Joins[0].FeatureGroup, on))
-				jj.RightOn = append(jj.RightOn, s.colJSON(j.FeatureGroup, pk))
-			}
-			q.Joins = append(q.Joins, jj)
-		}
+		q.Joins = s.joinsJSON(d, leftOf)
 		v.Query = q
 	}
 	if expandFeatures {
@@ -331,25 +313,7 @@ func (s *Store) batchQueryJSON(d FeatureViewDef, start, end *int64, o batchOptio
 		LeftFeatureGroupStartTime: start, LeftFeatureGroupEndTime: end,
 		Joins: []joinJSON{}, HiveEngine: o.hiveEngine,
 	}
-	for ji := 1; ji < len(d.Joins); ji++ {
-		j := d.Joins[ji]
-		jj := joinJSON{
-			Query: &queryJSON{
-				FeatureStoreID: s.fsid, FeatureStoreName: s.fsName(),
-				LeftFeatureGroup: s.fgJSON(j.FeatureGroup, true), LeftFeatures: selected(ji), Joins: []joinJSON{},
-			},
-			Type: "INNER", Prefix: j.Prefix,
-		}
-		for i, pk := range j.FeatureGroup.pks() {
-			on := pk
-			if i < len(j.On) {
-				on = j.On[i]
-			}
-			jj.LeftOn = append(jj.LeftOn, s.colJSON(d.Joins[0].FeatureGroup, on))
-			jj.RightOn = append(jj.RightOn, s.colJSON(j.FeatureGroup, pk))
-		}
-		q.Joins = append(q.Joins, jj)
-	}
+	q.Joins = s.joinsJSON(d, selected)
 	return q
 }
 
@@ -520,4 +484,31 @@ func (s *Store) toDef(b createBody) (FeatureViewDef, string) {
 		}
 	}
 	return d, ""
+}
+
+// joinsJSON is the joins of d's query as the server's QueryDTO nests them
+// (JoinDTO: an INNER join of a sub-query on the first group's keys);
+// features(ji) gives the features join ji selects.
+func (s *Store) joinsJSON(d FeatureViewDef, features func(ji int) []fgFeatureJSON) []joinJSON {
+	joins := []joinJSON{}
+	for ji := 1; ji < len(d.Joins); ji++ {
+		j := d.Joins[ji]
+		jj := joinJSON{
+			Query: &queryJSON{
+				FeatureStoreID: s.fsid, FeatureStoreName: s.fsName(),
+				LeftFeatureGroup: s.fgJSON(j.FeatureGroup, true), LeftFeatures: features(ji), Joins: []joinJSON{},
+			},
+			Type: "INNER", Prefix: j.Prefix,
+		}
+		for i, pk := range j.FeatureGroup.pks() {
+			on := pk
+			if i < len(j.On) {
+				on = j.On[i]
+			}
+			jj.LeftOn = append(jj.LeftOn, s.colJSON(d.Joins[0].FeatureGroup, on))
+			jj.RightOn = append(jj.RightOn, s.colJSON(j.FeatureGroup, pk))
+		}
+		joins = append(joins, jj)
+	}
+	return joins
 }
