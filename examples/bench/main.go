@@ -46,6 +46,11 @@ type config struct {
 	timeout     time.Duration
 	batch       int
 	scenarios   []string
+	// contenders, if set, runs only these contenders; rounds runs each
+	// scenario's line-up that many times, interleaved (A B A B …), and
+	// adds a table of medians.
+	contenders  []string
+	rounds      int
 	out         string
 	short       bool
 	seed        uint64
@@ -109,6 +114,9 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", time.Second, "per-request timeout, the same for every contender")
 	fs.IntVar(&c.batch, "batch", 100, "entities per batch (S5)")
 	fs.StringVar(&scen, "scenarios", "S1,S2,S3,S4,S5,S6,S7", "comma-separated scenarios to run")
+	var only string
+	fs.StringVar(&only, "contenders", "", "comma-separated contenders to run (default: each scenario's own line-up)")
+	fs.IntVar(&c.rounds, "rounds", 1, "runs of each scenario's line-up, interleaved; more than 1 adds a table of medians")
 	fs.StringVar(&c.out, "out", "bench-out", "folder for results.md and the PNG plots")
 	fs.BoolVar(&c.short, "short", false, "run every scenario for a few seconds (CI smoke test; no thresholds)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the entity choice")
@@ -145,6 +153,19 @@ func parseFlags(args []string) (config, error) {
 			return c, fmt.Errorf("unknown scenario %q", s)
 		}
 		c.scenarios = append(c.scenarios, s)
+	}
+	for _, n := range strings.Split(only, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !slices.Contains(allContenders, n) {
+			return c, fmt.Errorf("unknown contender %q (have %s)", n, strings.Join(allContenders, ", "))
+		}
+		c.contenders = append(c.contenders, n)
+	}
+	if c.rounds < 1 {
+		return c, errors.New("need -rounds ≥ 1")
 	}
 	if c.workers < 1 || c.entities < c.batch || c.batch < 1 {
 		return c, errors.New("need -workers ≥ 1 and -entities ≥ -batch ≥ 1")

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,7 +56,7 @@ func brief(rs *runStats) string {
 
 func (r *scenarioResult) raw() *runStats {
 	for _, rs := range r.runs {
-		if rs.contender == "raw" || strings.HasPrefix(rs.contender, "raw (") {
+		if n := baseName(rs.contender); n == "raw" || strings.HasPrefix(n, "raw (") {
 			return rs
 		}
 	}
@@ -114,8 +115,53 @@ func (r *scenarioResult) markdown() string {
 			b.WriteString("\n")
 		}
 	}
+	if !r.batch && r.table == "" {
+		b.WriteString(r.medians())
+	}
 	for _, n := range r.notes {
 		b.WriteString("\n" + n + "\n")
+	}
+	return b.String()
+}
+
+// medians is a table of each contender's medians over its rounds, when
+// it ran more than once ("" otherwise).
+func (r *scenarioResult) medians() string {
+	var names []string
+	by := map[string][]*runStats{}
+	for _, rs := range r.runs {
+		n := baseName(rs.contender)
+		if by[n] == nil {
+			names = append(names, n)
+		}
+		by[n] = append(by[n], rs)
+	}
+	if len(names) == 0 || len(by[names[0]]) < 2 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nMedians over the rounds:\n\n| contender | rounds | p50 | p99 | p99.9 | max | vectors/s | extra load | failed |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, n := range names {
+		runs := by[n]
+		q := func(f func(*runStats) float64) float64 {
+			v := make([]float64, len(runs))
+			for i, rs := range runs {
+				v[i] = f(rs)
+			}
+			slices.Sort(v)
+			if len(v)%2 == 1 {
+				return v[len(v)/2]
+			}
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		lat := func(p float64) string {
+			return ms(time.Duration(q(func(rs *runStats) float64 { return float64(rs.hist.quantile(p)) })))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %.0f | %.2f%% | %.0f |\n", n, len(runs), lat(0.5), lat(0.99), lat(0.999),
+			ms(time.Duration(q(func(rs *runStats) float64 { return float64(rs.hist.maxDur()) }))),
+			q(func(rs *runStats) float64 { return float64(rs.ok) / rs.load.dur.Seconds() }),
+			q(func(rs *runStats) float64 { return 100 * float64(rs.extra) / float64(max(rs.ok, 1)) }),
+			q(func(rs *runStats) float64 { return float64(rs.fail) }))
 	}
 	return b.String()
 }

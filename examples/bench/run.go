@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -59,7 +61,7 @@ func runSteady(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult
 	if d.id != "S1" {
 		res.cols = append(res.cols, "onset → delay at floor", "delay p50 / p90 / p99 / max")
 	}
-	for _, name := range d.contenders {
+	for i, name := range h.lineup(d) {
 		p := plan{dur: h.cfg.duration, s7: d.id == "S7"}
 		var dl *delayLog
 		switch d.id {
@@ -88,6 +90,7 @@ func runSteady(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult
 			rs.cells["served by eu-1/eu-2/us"] = fmt.Sprintf("%s / %s / %s", pct(rs.perServer["eu-1"], rs.ok), pct(rs.perServer["eu-2"], rs.ok), pct(rs.perServer["us-1"]+rs.perServer["us-2"], rs.ok))
 		}
 		h.logf("%s %-15s %s", d.id, name, brief(rs))
+		h.label(rs, d, i)
 		res.runs = append(res.runs, rs)
 	}
 	return res, nil
@@ -98,7 +101,7 @@ func runKill(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult, 
 	res := d.result()
 	res.cols = []string{"failed after kill", "p99 first 2 s after kill*", "first vector on us", "eu marked down", "back on eu after restart"}
 	eu := h.cluster.byName["eu-1"]
-	for _, name := range d.contenders {
+	for i, name := range h.lineup(d) {
 		var killErr error
 		p := plan{monitor: true, script: func(ctx context.Context, t0 time.Time, m *marks) {
 			sleepCtx(ctx, h.cfg.pre)
@@ -133,6 +136,7 @@ func runKill(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult, 
 		rs.cells["eu marked down"] = firstAfter(mon.downAt, kill)
 		rs.cells["back on eu after restart"] = since(backOnEU(rs.load.events, back, rs.load.dur))
 		h.logf("%s %-15s %s; kill→us %s, restart→eu %s", d.id, name, brief(rs), rs.cells["first vector on us"], rs.cells["back on eu after restart"])
+		h.label(rs, d, i)
 		res.runs = append(res.runs, rs)
 	}
 	res.notes = append(res.notes, windowNote, "The fault proxy stays up while mariadbd is dead, so the kill looks like a server that accepts a connection and resets it (not ECONNREFUSED).")
@@ -144,7 +148,7 @@ func runBlackhole(ctx context.Context, h *harness, d *scenarioDef) (*scenarioRes
 	res := d.result()
 	res.cols = []string{"failed in blackhole", "p99 / p99.9 in blackhole*", "eu ejected after", "max open conns to eu", "back on eu after lift"}
 	eu := h.cluster.byName["eu-1"]
-	for _, name := range d.contenders {
+	for i, name := range h.lineup(d) {
 		p := plan{monitor: true, script: func(ctx context.Context, t0 time.Time, m *marks) {
 			sleepCtx(ctx, h.cfg.pre)
 			if ctx.Err() != nil {
@@ -177,6 +181,7 @@ func runBlackhole(ctx context.Context, h *harness, d *scenarioDef) (*scenarioRes
 		}
 		rs.cells["back on eu after lift"] = since(backOnEU(rs.load.events, to, rs.load.dur))
 		h.logf("%s %-15s %s; ejected %s, back %s", d.id, name, brief(rs), rs.cells["eu ejected after"], rs.cells["back on eu after lift"])
+		h.label(rs, d, i)
 		res.runs = append(res.runs, rs)
 	}
 	res.notes = append(res.notes, windowNote)
@@ -201,7 +206,7 @@ func runBatch(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult,
 		}
 		return out
 	}
-	for _, name := range d.contenders {
+	for i, name := range h.lineup(d) {
 		if err := h.settle(ctx); err != nil {
 			return res, err
 		}
@@ -231,6 +236,7 @@ func runBatch(ctx context.Context, h *harness, d *scenarioDef) (*scenarioResult,
 		rs.hist2, rs.ok2, rs.dur2 = singles.hist, singles.ok, ls.dur
 		rs.fail += singles.fail
 		h.logf("%s %-15s batch p50 %s, 100 singles p50 %s", d.id, name, ms(rs.hist.quantile(0.5)), ms(rs.hist2.quantile(0.5)))
+		h.label(rs, d, i)
 		res.runs = append(res.runs, rs)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -256,4 +262,38 @@ func since(d time.Duration) string {
 		return "never"
 	}
 	return ms(d)
+}
+
+// lineup is the contenders d runs, in order: its own, or those of
+// -contenders it has, repeated -rounds times.
+func (h *harness) lineup(d *scenarioDef) []string {
+	var one []string
+	for _, n := range d.contenders {
+		if len(h.cfg.contenders) == 0 || slices.Contains(h.cfg.contenders, n) {
+			one = append(one, n)
+		}
+	}
+	var out []string
+	for range h.cfg.rounds {
+		out = append(out, one...)
+	}
+	return out
+}
+
+// label names the i-th run of d's line-up "<contender> #<round>" when
+// there are several rounds.
+func (h *harness) label(rs *runStats, d *scenarioDef, i int) {
+	if h.cfg.rounds < 2 {
+		return
+	}
+	per := len(h.lineup(d)) / h.cfg.rounds
+	rs.contender = fmt.Sprintf("%s #%d", rs.contender, i/per+1)
+}
+
+// baseName is a run's contender without its round.
+func baseName(label string) string {
+	if i := strings.LastIndex(label, " #"); i >= 0 {
+		return label[:i]
+	}
+	return label
 }

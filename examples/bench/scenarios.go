@@ -204,6 +204,11 @@ func (h *harness) measure(ctx context.Context, name string, p plan) (*runStats, 
 			parts = append(parts, fmt.Sprintf("%s %s", s.Name, ms(s.HedgeDelay)))
 		}
 		rs.cells["hedge delay at end"] = strings.Join(parts, ", ")
+		var pools []string
+		for _, s := range tc.st.Stats().Servers {
+			pools = append(pools, fmt.Sprintf("%s opened %d discarded %d open %d", s.Name, s.Opened, s.Discarded, s.Open))
+		}
+		h.logf("%s pools: %s", name, strings.Join(pools, "; "))
 	}
 	return rs, m, mon, ctx.Err()
 }
