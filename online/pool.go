@@ -38,7 +38,10 @@ type pool struct {
 	max      int
 	minIdle  int
 	lifetime time.Duration
-	stmtCap  int
+	// maxIdleTime is how long a connection beyond minIdle may sit idle
+	// before trim closes it.
+	maxIdleTime time.Duration
+	stmtCap     int
 
 	fillMu sync.Mutex // serialises fill
 
@@ -350,6 +353,29 @@ func (p *pool) close() {
 	for _, pc := range idle {
 		pc.close()
 	}
+}
+
+// trim closes the connections beyond minIdle that have been idle longer
+// than maxIdleTime, the least recently used first, and returns how many
+// it closed. The idle list is ordered by use, so it stops at the first
+// connection used more recently.
+func (p *pool) trim(now time.Time) int {
+	if p.maxIdleTime <= 0 {
+		return 0
+	}
+	p.mu.Lock()
+	var old []*pconn
+	for len(p.idle) > 0 && p.open > p.minIdle && now.Sub(p.idle[0].idleAt) > p.maxIdleTime {
+		old = append(old, p.idle[0])
+		p.idle[0] = nil
+		p.idle = p.idle[1:]
+		p.open--
+	}
+	p.mu.Unlock()
+	for _, pc := range old {
+		pc.close()
+	}
+	return len(old)
 }
 
 // poolStats is a snapshot of a pool.

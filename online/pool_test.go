@@ -435,3 +435,64 @@ func TestTopologyIsASnapshot(t *testing.T) {
 		t.Fatalf("the store's server is %v after changing a snapshot", st)
 	}
 }
+
+// TestTrimClosesIdleConnectionsBeyondMinIdle: after a burst, connections
+// beyond MinIdleConns that sat idle longer than ConnMaxIdleTime are closed,
+// the least recently used first, and the server sees their sessions end;
+// MinIdleConns stay, and so does one used recently.
+func TestTrimClosesIdleConnectionsBeyondMinIdle(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := c.config("eu", "eu")
+	cfg.MinIdleConns = 2
+	cfg.ConnMaxIdleTime = time.Hour // trimmed by hand below, not by the loop
+	s := newStore(t, cfg)
+	p := s.servers[0].pool
+	ctx := ctxT(t, 10*time.Second)
+	admin, err := sql.Open("mysql", c.servers[0].DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	admin.SetMaxOpenConns(1) // its own session counts once, always
+	threads := func() int {
+		var name string
+		var n int
+		if err := admin.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Threads_connected'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := threads()
+	var held []*pconn
+	for range 6 {
+		pc, err := p.acquire(ctx, time.Now().Add(5*time.Second), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, pc)
+	}
+	for _, pc := range held {
+		p.release(pc)
+	}
+	if got := threads() - before; got != 6 {
+		t.Fatalf("%d sessions after the burst, want 6", got)
+	}
+	if n := p.trim(time.Now()); n != 0 {
+		t.Fatalf("trim closed %d connections idle for less than ConnMaxIdleTime", n)
+	}
+	// The most recently released connection was used just now; the other
+	// five an hour ago.
+	for _, pc := range held[:5] {
+		pc.idleAt = time.Now().Add(-2 * time.Hour)
+	}
+	if n := p.trim(time.Now()); n != 4 {
+		t.Fatalf("trim closed %d connections, want 4 (6 open, 2 kept as MinIdleConns)", n)
+	}
+	if st := p.stats(); st.open != 2 || st.idle != 2 {
+		t.Fatalf("pool %+v after trim, want 2 open and idle", st)
+	}
+	waitFor(t, 5*time.Second, "the server to see 4 sessions end", func() bool { return threads()-before == 2 })
+	if _, err := s.Query(ctx, mustPrepare(t, s, qSingle), []any{1}); err != nil {
+		t.Fatalf("read after trim: %v", err)
+	}
+}

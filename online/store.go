@@ -137,7 +137,7 @@ func New(cfg Config, opts ...Option) (*Store, error) {
 		pc.Timeout, pc.ReadTimeout, pc.WriteTimeout = cfg.ProbeTimeout, cfg.ProbeTimeout, cfg.ProbeTimeout
 		srv := &server{rs: rs, mc: mc, probe: pc, recent: health.NewSketch(recentSlots, recentSlotWidth)}
 		srv.pool = &pool{
-			max: cfg.MaxOpenConns, minIdle: cfg.MinIdleConns, lifetime: cfg.ConnMaxLifetime,
+			max: cfg.MaxOpenConns, minIdle: cfg.MinIdleConns, lifetime: cfg.ConnMaxLifetime, maxIdleTime: cfg.ConnMaxIdleTime,
 			stmtCap: cfg.MaxStmtsPerConn,
 			dial:    func(ctx context.Context) (*pconn, error) { return dialConn(ctx, srv.mc) },
 		}
