@@ -576,3 +576,50 @@ func TestWarmPoolServesTheFirstRemoteHedgeInOneRoundTrip(t *testing.T) {
 		t.Fatalf("first remote hedge took %v; want about one %v round trip", el, remote)
 	}
 }
+
+// TestSoftTimerWithoutHedgeBudget: the first attempt's soft-failure timer
+// is armed only when its hedge timer fires (hedge.DueNotifier), and it
+// must be armed whether or not the budget lets the hedge go. With a
+// budget that refuses every hedge, a blackholed eu is still ejected by
+// soft failures, long before AttemptTimeout ends its attempts.
+func TestSoftTimerWithoutHedgeBudget(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	cfg.AttemptTimeout = 5 * time.Second
+	cfg.Hedge.Budget = BudgetConfig{Ratio: 1e-9, ReservePerSecond: 1e-9, MaxTokens: 1e-9}
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	for i := range 300 {
+		if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{i%nRows + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.servers[0].Proxy().SetBlackhole(true)
+	blackholed := time.Now()
+	var wg sync.WaitGroup
+	suppressed := make(chan bool, 4)
+	for w := range 4 {
+		wg.Go(func() {
+			res, err := s.Query(ctxT(t, 10*time.Second), st, []any{w + 1})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			suppressed <- res.Suppressed && !res.Hedged
+		})
+	}
+	waitFor(t, 4*time.Second, "eu to be ejected", func() bool { return serverState(s, "s0").String() == "ejected" })
+	after := time.Since(blackholed)
+	c.servers[0].Proxy().SetBlackhole(false)
+	wg.Wait()
+	close(suppressed)
+	for sup := range suppressed {
+		if !sup {
+			t.Fatal("a read was hedged: the budget should have refused every hedge")
+		}
+	}
+	t.Logf("ejected %v after the blackhole, every hedge refused", after)
+	if after > time.Second {
+		t.Fatalf("eu ejected after %v: the soft timers did not fire (AttemptTimeout is %v)", after, cfg.AttemptTimeout)
+	}
+}

@@ -141,6 +141,16 @@ type Runner[T any] interface {
 	Interrupt()
 }
 
+// DueNotifier is an optional interface of a [Runner]: HedgeDue(i) is
+// called when the hedge timer for target i fires, before the budget is
+// asked, so whether or not the hedge is sent. It runs on the engine's
+// timer goroutine, under the request's lock: it must be short and must
+// not block. It lets a caller defer work that only a slow attempt needs
+// (a timer of its own) until the hedge delay says the attempt is slow.
+type DueNotifier interface {
+	HedgeDue(i int)
+}
+
 func (p *Plan[T]) attempt(ctx context.Context, i int) (T, error) {
 	if p.Runner != nil {
 		return p.Runner.Attempt(ctx, i)

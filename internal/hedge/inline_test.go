@@ -182,3 +182,55 @@ func BenchmarkDoHedgeable(b *testing.B) {
 		})
 	}
 }
+
+// dueRunner is a Runner whose attempt 0 takes slow and attempt 1 fast,
+// and which records HedgeDue calls.
+type dueRunner struct {
+	slow time.Duration
+	due  atomic.Int64
+}
+
+func (r *dueRunner) Attempt(ctx context.Context, i int) (int, error) {
+	if i == 0 {
+		time.Sleep(r.slow)
+	}
+	return i, nil
+}
+func (r *dueRunner) Delay(int) time.Duration { return 5 * time.Millisecond }
+func (r *dueRunner) Interrupt()              {}
+func (r *dueRunner) HedgeDue(i int)          { r.due.Add(int64(i)) }
+
+// TestHedgeDue: a Runner that is a DueNotifier hears of its hedge timer
+// when it fires, also when the budget refuses the hedge, and never when
+// attempt 0 ends before the delay.
+func TestHedgeDue(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		slow       time.Duration
+		budget     BudgetConfig
+		wantDue    int64
+		wantHedged bool
+	}{
+		{"fast attempt", 0, BudgetConfig{}, 0, false},
+		{"slow attempt, hedged", 40 * time.Millisecond, BudgetConfig{}, 1, true},
+		{"slow attempt, budget refuses", 40 * time.Millisecond, BudgetConfig{Ratio: 1e-9, ReservePerSecond: 1e-9, MaxTokens: 1e-9}, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{Budget: tc.budget})
+			defer e.Close()
+			r := &dueRunner{slow: tc.slow}
+			_, out, err := Do(context.Background(), e, Plan[int]{Targets: 2, Runner: r})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Wait()
+			// Budget re-asks call HedgeDue again for the same target.
+			if got := r.due.Load(); (tc.wantDue == 0) != (got == 0) {
+				t.Fatalf("HedgeDue sum %d, want %d", got, tc.wantDue)
+			}
+			if out.Hedged() != tc.wantHedged {
+				t.Fatalf("hedged %v, want %v (%+v)", out.Hedged(), tc.wantHedged, out)
+			}
+		})
+	}
+}

@@ -232,6 +232,9 @@ func (r *race[T]) fire(i int) {
 		return // decided, or a failover already started target i
 	}
 	r.timer = nil
+	if n, ok := r.p.Runner.(DueNotifier); ok {
+		n.HedgeDue(i)
+	}
 	if !r.e.budget.TryAcquire(time.Now()) {
 		r.out.Suppressed = true
 		// Every request deposits into the budget, so it may allow this
