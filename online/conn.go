@@ -36,6 +36,11 @@ type sock struct {
 	net.Conn
 	stopped atomic.Bool
 	limit   atomic.Int64 // unix nanos of the attempt's deadline; 0: none
+	// rd and wd are the read and write deadlines last set on Conn (unix
+	// nanos; 0: none), so a deadline the driver sets again unchanged
+	// costs no call into the runtime's poller. Only the connection's
+	// holder sets deadlines; stop bypasses them.
+	rd, wd int64
 }
 
 func (c *sock) Read(b []byte) (int, error) {
@@ -54,17 +59,36 @@ func (c *sock) Write(b []byte) (int, error) {
 
 // The driver sets a deadline before every read and write (its read and
 // write timeouts); one set after stop must not undo it, and none may pass
-// the attempt's own deadline (limit).
+// the attempt's own deadline (limit). Within an attempt the driver's
+// deadline (now plus a timeout no shorter than the attempt's) clamps to
+// the same limit every time, so after the first read and write of an
+// attempt the calls change nothing and are skipped.
 
-func (c *sock) clamp(t time.Time) time.Time {
-	if l := c.limit.Load(); l != 0 && (t.IsZero() || t.UnixNano() > l) {
-		return time.Unix(0, l)
+func (c *sock) clamp(t time.Time) int64 {
+	l := c.limit.Load()
+	if l != 0 && (t.IsZero() || t.UnixNano() > l) {
+		return l
 	}
-	return t
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func nanoTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 func (c *sock) SetDeadline(t time.Time) error {
-	err := c.Conn.SetDeadline(c.clamp(t))
+	n := c.clamp(t)
+	var err error
+	if n != c.rd || n != c.wd {
+		err = c.Conn.SetDeadline(nanoTime(n))
+		c.rd, c.wd = n, n
+	}
 	if c.stopped.Load() {
 		_ = c.Conn.SetDeadline(past)
 	}
@@ -72,7 +96,12 @@ func (c *sock) SetDeadline(t time.Time) error {
 }
 
 func (c *sock) SetReadDeadline(t time.Time) error {
-	err := c.Conn.SetReadDeadline(c.clamp(t))
+	n := c.clamp(t)
+	var err error
+	if n != c.rd {
+		err = c.Conn.SetReadDeadline(nanoTime(n))
+		c.rd = n
+	}
 	if c.stopped.Load() {
 		_ = c.Conn.SetDeadline(past)
 	}
@@ -80,7 +109,12 @@ func (c *sock) SetReadDeadline(t time.Time) error {
 }
 
 func (c *sock) SetWriteDeadline(t time.Time) error {
-	err := c.Conn.SetWriteDeadline(c.clamp(t))
+	n := c.clamp(t)
+	var err error
+	if n != c.wd {
+		err = c.Conn.SetWriteDeadline(nanoTime(n))
+		c.wd = n
+	}
 	if c.stopped.Load() {
 		_ = c.Conn.SetDeadline(past)
 	}
