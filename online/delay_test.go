@@ -36,7 +36,7 @@ func TestAdaptiveDelay(t *testing.T) {
 		{"healthy with jitter", snapOf(200*time.Microsecond, 9900, 2*time.Millisecond, 50, 4*time.Millisecond, 50), remote, 4 * time.Millisecond, 4200 * time.Microsecond},
 		// 2% of reads stall for 100 ms: the tail is all stalls, a hedge at
 		// the floor wins every time.
-		{"stalls", snapOf(200*time.Microsecond, 9800, 100*time.Millisecond, 200), remote, time.Millisecond, 1100 * time.Microsecond},
+		{"stalls", snapOf(200*time.Microsecond, 9800, 100*time.Millisecond, 200), remote, time.Millisecond, time.Millisecond},
 		// Stalls plus jitter: still hedged early.
 		{"stalls and jitter", snapOf(200*time.Microsecond, 9700, 2*time.Millisecond, 100, 100*time.Millisecond, 200), remote, time.Millisecond, 1100 * time.Microsecond},
 		// A uniformly slow server (50 ms, beyond the 20 ms remote) must

@@ -271,7 +271,7 @@ func TestSnapshotTailAndQuantile(t *testing.T) {
 	}
 	var steps []time.Duration
 	Steps(time.Millisecond, 2*time.Millisecond, func(d time.Duration) bool { steps = append(steps, d); return true })
-	if len(steps) < 10 || steps[0] < time.Millisecond || steps[len(steps)-1] > 2*time.Millisecond {
+	if len(steps) < 10 || steps[0] != time.Millisecond || steps[len(steps)-1] > 2*time.Millisecond {
 		t.Fatalf("steps %v", steps)
 	}
 	for i := 1; i < len(steps); i++ {

@@ -214,12 +214,16 @@ func (s *Snapshot) Quantile(q float64) time.Duration {
 	return bucketValue(numBuckets - 1)
 }
 
-// Steps calls fn with each bucket boundary in [lo, hi], ascending, until fn
-// returns false.
+// Steps calls fn with lo, then with each bucket boundary in (lo, hi],
+// ascending, until fn returns false. lo comes first even when it is no
+// boundary, so a delay chosen from the steps can be exactly its floor.
 func Steps(lo, hi time.Duration, fn func(time.Duration) bool) {
+	if lo > hi || !fn(lo) {
+		return
+	}
 	for i := bucketOf(lo); i < numBuckets; i++ {
 		v := bucketValue(i)
-		if v < lo {
+		if v <= lo {
 			continue
 		}
 		if v > hi || !fn(v) {
