@@ -128,6 +128,26 @@ func (c *sock) stop() {
 	_ = c.Conn.SetDeadline(past)
 }
 
+// readable reports whether bytes wait in the socket's receive buffer, by
+// a non-blocking peek that consumes nothing. A socket without a file
+// descriptor (a test's net.Pipe) or an error reports false.
+func (c *sock) readable() bool {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int
+	var perr error
+	if err := rc.Control(func(fd uintptr) { n, perr = peek(fd) }); err != nil {
+		return false
+	}
+	return perr == nil && n > 0
+}
+
 // sysSock is a sock over a socket with a file descriptor: the driver
 // checks an idle connection's liveness through it.
 type sysSock struct{ *sock }

@@ -148,6 +148,8 @@ type read struct {
 	ir    *interruptor // set when attempt 0 runs inline
 	irBuf interruptor
 	soft  [2]softWatch // the first two attempts'
+	// answers follows attempt 0's connections (HedgeDue).
+	answers answerWatch
 	// hedgeArmed says a hedge timer for target 1 runs while attempt 0
 	// does: attempt 0's soft timer is then armed only when it fires
 	// (HedgeDue), since nearly every attempt ends well before.
@@ -160,9 +162,9 @@ func (r *read) Attempt(ctx context.Context, i int) ([]*Rows, error) {
 		w = &r.soft[i]
 	}
 	if i == 0 {
-		return r.s.attempt(ctx, r.first, r.calls, r.ir, w, r.hedgeArmed)
+		return r.s.attempt(ctx, r.first, r.calls, r.ir, w, r.hedgeArmed, &r.answers)
 	}
-	return r.s.attempt(ctx, r.s.servers[r.plan[i].Index], r.calls, nil, w, false)
+	return r.s.attempt(ctx, r.s.servers[r.plan[i].Index], r.calls, nil, w, false, nil)
 }
 
 func (r *read) Delay(i int) time.Duration {
@@ -175,11 +177,66 @@ func (r *read) Delay(i int) time.Duration {
 
 // HedgeDue arms attempt 0's soft timer when the hedge timer for target 1
 // fires (hedge.DueNotifier): attempt 0 has run the hedge delay, so it
-// may run on past the soft threshold.
-func (r *read) HedgeDue(i int) {
-	if i == 1 {
-		r.soft[0].arm()
+// may run on past the soft threshold. It holds the hedge back while
+// every unfinished call of attempt 0 has its answer waiting in its
+// socket (answerWatch).
+func (r *read) HedgeDue(i int) bool {
+	if i != 1 {
+		return true
 	}
+	r.soft[0].arm()
+	if r.answers.waiting(len(r.calls)) {
+		r.s.deferred.Add(1)
+		return false
+	}
+	return true
+}
+
+// answerWatch follows the connections of attempt 0's calls, so that a
+// due hedge can tell a server that has not answered from an answer that
+// waits for this process's CPU. On a busy machine the second is common:
+// the server answered in time, but the goroutine that reads the answer
+// has not run yet, and a hedge then only adds load (two more reads of a
+// vector, on a machine that is already short of CPU).
+type answerWatch struct {
+	conns [maxWatched]atomic.Pointer[pconn]
+	done  [maxWatched]atomic.Bool
+}
+
+// watchSlot is one call's place in an answerWatch.
+type watchSlot struct {
+	conn *atomic.Pointer[pconn]
+	done *atomic.Bool
+}
+
+// slot is call k's place, or none (a nil watch, or k beyond maxWatched).
+func (a *answerWatch) slot(k int) watchSlot {
+	if a == nil || k >= maxWatched {
+		return watchSlot{}
+	}
+	return watchSlot{&a.conns[k], &a.done[k]}
+}
+
+// maxWatched is how many calls of an attempt are followed; a read with
+// more is always hedged when due.
+const maxWatched = 4
+
+// waiting reports whether each of the n calls is done or has bytes of
+// its answer in its socket.
+func (a *answerWatch) waiting(n int) bool {
+	if n > maxWatched {
+		return false
+	}
+	for k := range n {
+		if a.done[k].Load() {
+			continue
+		}
+		pc := a.conns[k].Load()
+		if pc == nil || !pc.sock.readable() {
+			return false // no connection yet, or no answer yet
+		}
+	}
+	return true
 }
 
 func (r *read) Interrupt() {
@@ -222,7 +279,7 @@ func (s *Store) gap(first *server, plan []*health.Server, i int) time.Duration {
 // With lazy set, the soft timer is armed only when the hedge timer fires
 // (softWatch.arm): a scheduler entry per attempt saved, about 2% of a
 // local lookup's CPU.
-func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *interruptor, soft *softWatch, lazy bool) ([]*Rows, error) {
+func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *interruptor, soft *softWatch, lazy bool, aw *answerWatch) ([]*Rows, error) {
 	h := srv.rs.Health
 	h.Begin()
 	defer h.End()
@@ -234,7 +291,7 @@ func (s *Store) attempt(ctx context.Context, srv *server, calls []Call, ir *inte
 		soft = &softWatch{}
 	}
 	soft.begin(s, srv, start, lazy)
-	rows, err := s.runCalls(ctx, srv, calls, ir, deadline)
+	rows, err := s.runCalls(ctx, srv, calls, ir, deadline, aw)
 	soft.end()
 	now := s.clock.Now()
 	el := time.Since(start)
@@ -377,10 +434,10 @@ func (s *Store) ejected(srv *server, why string) {
 	s.tel.ejected(srv)
 }
 
-func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *interruptor, deadline time.Time) ([]*Rows, error) {
+func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *interruptor, deadline time.Time, aw *answerWatch) ([]*Rows, error) {
 	out := make([]*Rows, len(calls))
 	if len(calls) == 1 {
-		r, err := s.runOne(ctx, srv, calls[0], ir, deadline)
+		r, err := s.runOne(ctx, srv, calls[0], ir, deadline, aw.slot(0))
 		out[0] = r
 		return out, err
 	}
@@ -390,10 +447,10 @@ func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = s.runOne(ctx, srv, calls[i], ir, deadline)
+			out[i], errs[i] = s.runOne(ctx, srv, calls[i], ir, deadline, aw.slot(i))
 		}()
 	}
-	out[0], errs[0] = s.runOne(ctx, srv, calls[0], ir, deadline)
+	out[0], errs[0] = s.runOne(ctx, srv, calls[0], ir, deadline, aw.slot(0))
 	wg.Wait()
 	// A fatal error (the statement's fault) wins over a transient one, so
 	// the request is not retried elsewhere in vain.

@@ -34,13 +34,15 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*Stmt
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closed  atomic.Bool
-	once    sync.Once
-	used    atomic.Bool // the background loop runs
-	startMu sync.Mutex  // orders the loop's start against Close
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	// deferred counts due hedges held back because the answer was there.
+	deferred atomic.Int64
+	once     sync.Once
+	used     atomic.Bool // the background loop runs
+	startMu  sync.Mutex  // orders the loop's start against Close
 }
 
 // server is one MySQL server: its pool, health and tuned delays.
@@ -324,6 +326,10 @@ type Stats struct {
 	Servers []ServerStats
 	// HedgeTokens is the hedge budget left.
 	HedgeTokens float64
+	// HedgesDeferred counts the times a due hedge was held back because
+	// every unfinished read of the attempt had its answer waiting in its
+	// socket (the server had answered; the reading goroutine had not run).
+	HedgesDeferred int64
 	// Statements is the number of prepared statements the Store holds on
 	// all servers.
 	Statements int64
@@ -332,7 +338,7 @@ type Stats struct {
 // Stats returns a snapshot of every server's state.
 func (s *Store) Stats() Stats {
 	now := s.clock.Now()
-	out := Stats{HedgeTokens: s.engine.Budget().Tokens()}
+	out := Stats{HedgeTokens: s.engine.Budget().Tokens(), HedgesDeferred: s.deferred.Load()}
 	qs := []float64{0.5, 0.99}
 	q := make([]time.Duration, 2)
 	for _, srv := range s.servers {

@@ -208,7 +208,7 @@ func (h *harness) measure(ctx context.Context, name string, p plan) (*runStats, 
 		for _, s := range tc.st.Stats().Servers {
 			pools = append(pools, fmt.Sprintf("%s opened %d discarded %d open %d", s.Name, s.Opened, s.Discarded, s.Open))
 		}
-		h.logf("%s pools: %s", name, strings.Join(pools, "; "))
+		h.logf("%s pools: %s; hedges deferred %d", name, strings.Join(pools, "; "), tc.st.Stats().HedgesDeferred)
 	}
 	return rs, m, mon, ctx.Err()
 }

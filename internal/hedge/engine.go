@@ -41,6 +41,10 @@ type Config struct {
 	SelfBounded bool
 	// Budget caps hedges; failovers after a transient error do not use it.
 	Budget BudgetConfig
+	// DeferStep and MaxDefers bound how long a DueNotifier can hold a
+	// due hedge back. Defaults: 250µs and 4 (1 ms in all).
+	DeferStep time.Duration
+	MaxDefers int
 }
 
 // Engine runs hedged requests and tracks their attempts. Create it with
@@ -58,6 +62,12 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	if cfg.AttemptTimeout <= 0 {
 		cfg.AttemptTimeout = 2 * time.Second
+	}
+	if cfg.DeferStep <= 0 {
+		cfg.DeferStep = 250 * time.Microsecond
+	}
+	if cfg.MaxDefers <= 0 {
+		cfg.MaxDefers = 4
 	}
 	return &Engine{cfg: cfg, budget: NewBudget(cfg.Budget), workers: newWorkers(), sched: newScheduler()}
 }
@@ -88,6 +98,9 @@ type Outcome struct {
 	Hedges int
 	// Suppressed reports that a hedge was due but the budget refused it.
 	Suppressed bool
+	// Deferred counts the times a due hedge was held back because the
+	// attempt's answer was already there (DueNotifier).
+	Deferred int
 }
 
 // Hedged reports whether any hedge was sent.
@@ -143,12 +156,19 @@ type Runner[T any] interface {
 
 // DueNotifier is an optional interface of a [Runner]: HedgeDue(i) is
 // called when the hedge timer for target i fires, before the budget is
-// asked, so whether or not the hedge is sent. It runs on the engine's
-// timer goroutine, under the request's lock: it must be short and must
-// not block. It lets a caller defer work that only a slow attempt needs
-// (a timer of its own) until the hedge delay says the attempt is slow.
+// asked. It runs on the engine's timer goroutine, under the request's
+// lock: it must be short and must not block. It lets a caller defer work
+// that only a slow attempt needs (a timer of its own) until the hedge
+// delay says the attempt is slow.
+//
+// It returns whether the hedge is still wanted. False means the attempt
+// is about to finish (for MySQL: its answer already waits in the socket,
+// and only this process's CPU stands between it and the caller), so a
+// hedge would only add load: the engine asks again after
+// Config.DeferStep, at most Config.MaxDefers times, and then hedges
+// anyway.
 type DueNotifier interface {
-	HedgeDue(i int)
+	HedgeDue(i int) bool
 }
 
 func (p *Plan[T]) attempt(ctx context.Context, i int) (T, error) {

@@ -198,7 +198,7 @@ func (r *dueRunner) Attempt(ctx context.Context, i int) (int, error) {
 }
 func (r *dueRunner) Delay(int) time.Duration { return 5 * time.Millisecond }
 func (r *dueRunner) Interrupt()              {}
-func (r *dueRunner) HedgeDue(i int)          { r.due.Add(int64(i)) }
+func (r *dueRunner) HedgeDue(i int) bool     { r.due.Add(int64(i)); return true }
 
 // TestHedgeDue: a Runner that is a DueNotifier hears of its hedge timer
 // when it fires, also when the budget refuses the hedge, and never when
@@ -230,6 +230,95 @@ func TestHedgeDue(t *testing.T) {
 			}
 			if out.Hedged() != tc.wantHedged {
 				t.Fatalf("hedged %v, want %v (%+v)", out.Hedged(), tc.wantHedged, out)
+			}
+		})
+	}
+}
+
+// deferRunner holds its hedge back `hold` times (HedgeDue false), and
+// notes when target 1 started. With release set, attempt 0 returns as
+// soon as HedgeDue was first asked.
+type deferRunner struct {
+	slow    time.Duration
+	hold    int
+	asked   atomic.Int64
+	release chan struct{}
+	t0      time.Time
+	started atomic.Int64 // ns after t0 that attempt 1 started; 0: never
+}
+
+func (r *deferRunner) Attempt(ctx context.Context, i int) (int, error) {
+	if i == 0 {
+		if r.release != nil {
+			<-r.release
+		} else {
+			time.Sleep(r.slow)
+		}
+		return 0, nil
+	}
+	r.started.Store(int64(time.Since(r.t0)))
+	return 1, nil
+}
+func (r *deferRunner) Delay(int) time.Duration { return 2 * time.Millisecond }
+func (r *deferRunner) Interrupt()              {}
+func (r *deferRunner) HedgeDue(int) bool {
+	n := r.asked.Add(1)
+	if n == 1 && r.release != nil {
+		close(r.release)
+	}
+	return n > int64(r.hold)
+}
+
+// TestHedgeDeferred: a DueNotifier that answers false holds the hedge
+// back by DeferStep each time, at most MaxDefers times; an attempt that
+// finishes meanwhile is never hedged.
+func TestHedgeDeferred(t *testing.T) {
+	const step, maxDefers = time.Millisecond, 4
+	for _, tc := range []struct {
+		name         string
+		slow         time.Duration
+		hold         int
+		release      bool
+		wantHedged   bool
+		wantDeferred int
+	}{
+		{"not held", 60 * time.Millisecond, 0, false, true, 0},
+		{"held twice", 60 * time.Millisecond, 2, false, true, 2},
+		{"held past the limit", 60 * time.Millisecond, 100, false, true, maxDefers},
+		{"finishes while held", 0, 100, true, false, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{DeferStep: step, MaxDefers: maxDefers}
+			if tc.release {
+				cfg.DeferStep = time.Hour // attempt 0 surely ends first
+			}
+			e := New(cfg)
+			defer e.Close()
+			r := &deferRunner{slow: tc.slow, hold: tc.hold, t0: time.Now()}
+			if tc.release {
+				r.release = make(chan struct{})
+			}
+			v, out, err := Do(context.Background(), e, Plan[int]{Targets: 2, Runner: r})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Hedged() != tc.wantHedged {
+				t.Fatalf("hedged %v, want %v (%+v)", out.Hedged(), tc.wantHedged, out)
+			}
+			if !tc.wantHedged {
+				if v != 0 || out.Deferred != 1 {
+					t.Fatalf("got %d, %+v: want attempt 0's answer after one deferral", v, out)
+				}
+				return
+			}
+			e.Wait()
+			if out.Deferred != tc.wantDeferred {
+				t.Fatalf("deferred %d, want %d", out.Deferred, tc.wantDeferred)
+			}
+			// The hedge went out no earlier than the delay plus the steps.
+			min := 2*time.Millisecond + time.Duration(tc.wantDeferred)*step
+			if got := time.Duration(r.started.Load()); got < min {
+				t.Fatalf("hedge started %v after the request, want ≥ %v", got, min)
 			}
 		})
 	}

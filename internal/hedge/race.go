@@ -32,6 +32,7 @@ type race[T any] struct {
 	// refused.
 	lastDelay time.Duration
 	retries   int
+	defers    int           // times a DueNotifier held the hedge back
 	fin       chan struct{} // closed once the request is decided
 }
 
@@ -232,8 +233,11 @@ func (r *race[T]) fire(i int) {
 		return // decided, or a failover already started target i
 	}
 	r.timer = nil
-	if n, ok := r.p.Runner.(DueNotifier); ok {
-		n.HedgeDue(i)
+	if n, ok := r.p.Runner.(DueNotifier); ok && !n.HedgeDue(i) && r.defers < r.e.cfg.MaxDefers {
+		r.defers++
+		r.out.Deferred++
+		r.startTimer(r.e.cfg.DeferStep)
+		return
 	}
 	if !r.e.budget.TryAcquire(time.Now()) {
 		r.out.Suppressed = true
