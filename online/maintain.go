@@ -47,6 +47,7 @@ func (s *Store) maintain() {
 		if now.Sub(lastWarm) >= warmTick {
 			lastWarm = now
 			for _, srv := range s.servers {
+				srv.pool.adapt()
 				srv.pool.trim(time.Now())
 				if srv.rs.Health.Available() && srv.warming.CompareAndSwap(false, true) {
 					s.wg.Add(1)

@@ -51,7 +51,13 @@ type pool struct {
 	waiters []*waiter
 	closed  bool
 
-	inUse     atomic.Int64
+	inUse atomic.Int64
+	// peak is the most connections in use at once since the last
+	// adapt; want (under mu) is how many connections fill keeps open,
+	// from those peaks, so that a burst like the last ones finds them
+	// open rather than dialling on a read's path.
+	peak      atomic.Int64
+	want      int
 	opened    atomic.Int64
 	discarded atomic.Int64
 	stmts     atomic.Int64 // statements prepared on the server, over every connection
@@ -140,7 +146,7 @@ func (p *pool) acquire(ctx context.Context, deadline time.Time, stop func() <-ch
 			p.mu.Lock()
 			continue
 		}
-		p.inUse.Add(1)
+		p.took()
 		return pc, nil
 	}
 	if p.open < p.max {
@@ -180,7 +186,7 @@ func (p *pool) acquire(ctx context.Context, deadline time.Time, stop func() <-ch
 	p.mu.Unlock()
 	// Handed something just as we gave up: pass it on.
 	if pc := <-w.ch; pc != nil {
-		p.inUse.Add(1)
+		p.took()
 		p.release(pc)
 	} else {
 		p.freeSlot()
@@ -193,7 +199,7 @@ func (p *pool) handed(ctx context.Context, deadline time.Time, stop func() <-cha
 	if pc == nil {
 		return p.connect(ctx, deadline, stop)
 	}
-	p.inUse.Add(1)
+	p.took()
 	return pc, nil
 }
 
@@ -231,7 +237,7 @@ func (p *pool) connect(ctx context.Context, deadline time.Time, stop func() <-ch
 	}
 	pc.pool = p
 	p.opened.Add(1)
-	p.inUse.Add(1)
+	p.took()
 	return pc, nil
 }
 
@@ -293,12 +299,13 @@ func (p *pool) tryIdle() *pconn {
 	}
 	pc := p.idle[0] // the least recently used
 	p.idle = append(p.idle[:0], p.idle[1:]...)
-	p.inUse.Add(1)
+	p.took()
 	return pc
 }
 
-// fill dials connections until the pool holds minIdle (counting those in
-// use), concurrently, and returns the first error.
+// fill dials connections until the pool holds its target (minIdle, or
+// more after bursts; see adapt), counting those in use, concurrently, and
+// returns the first error.
 func (p *pool) fill(ctx context.Context, timeout time.Duration) error {
 	// One fill at a time: a second one (Warm while the background loop
 	// warms) waits for the first's dials rather than returning before
@@ -306,7 +313,7 @@ func (p *pool) fill(ctx context.Context, timeout time.Duration) error {
 	p.fillMu.Lock()
 	defer p.fillMu.Unlock()
 	p.mu.Lock()
-	need := min(p.minIdle-p.open, p.max-p.open)
+	need := min(p.target()-p.open, p.max-p.open)
 	if p.closed || need <= 0 {
 		p.mu.Unlock()
 		return nil
@@ -355,8 +362,42 @@ func (p *pool) close() {
 	}
 }
 
-// trim closes the connections beyond minIdle that have been idle longer
-// than maxIdleTime, the least recently used first, and returns how many
+// took counts a connection handed out, and the peak in use.
+func (p *pool) took() {
+	n := p.inUse.Add(1)
+	for {
+		m := p.peak.Load()
+		if n <= m || p.peak.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+// adapt sets how many connections fill keeps open: the peak in use since
+// the last adapt plus a quarter (at least 2), never below minIdle nor
+// above max, and falling by one per call at most, so a pool that served a
+// burst of hedges stays ready for the next one for a while. A hedge to a
+// region 20 ms away that has to dial waits five or six round trips (TCP,
+// handshake, authentication, the read-only session, the prepare): in S2
+// at 8 workers those were the vectors that took 100 ms although hedged.
+func (p *pool) adapt() int {
+	peak := int(p.peak.Swap(p.inUse.Load()))
+	w := peak
+	if peak > 0 {
+		w = peak + max(2, peak/4)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w = max(w, p.want-1, p.minIdle)
+	p.want = min(w, p.max)
+	return p.want
+}
+
+// target is how many connections fill keeps open. p.mu is held.
+func (p *pool) target() int { return max(p.minIdle, p.want) }
+
+// trim closes the connections beyond the target (minIdle, or more after
+// bursts; see adapt) that have been idle longer than maxIdleTime, the least recently used first, and returns how many
 // it closed. The idle list is ordered by use, so it stops at the first
 // connection used more recently.
 func (p *pool) trim(now time.Time) int {
@@ -365,7 +406,7 @@ func (p *pool) trim(now time.Time) int {
 	}
 	p.mu.Lock()
 	var old []*pconn
-	for len(p.idle) > 0 && p.open > p.minIdle && now.Sub(p.idle[0].idleAt) > p.maxIdleTime {
+	for len(p.idle) > 0 && p.open > p.target() && now.Sub(p.idle[0].idleAt) > p.maxIdleTime {
 		old = append(old, p.idle[0])
 		p.idle[0] = nil
 		p.idle = p.idle[1:]

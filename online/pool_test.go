@@ -496,3 +496,43 @@ func TestTrimClosesIdleConnectionsBeyondMinIdle(t *testing.T) {
 		t.Fatalf("read after trim: %v", err)
 	}
 }
+
+// TestPoolAdapt: the number of connections kept open follows the peaks
+// in use (plus a quarter, at least 2), falls back by one per tick, and
+// stays within [MinIdleConns, MaxOpenConns].
+func TestPoolAdapt(t *testing.T) {
+	p := &pool{max: 40, minIdle: 4}
+	burst := func(n int) {
+		for range n {
+			p.took()
+		}
+		p.inUse.Add(-int64(n))
+	}
+	for _, step := range []struct {
+		burst, want int
+	}{
+		{0, 4},   // idle: MinIdleConns
+		{1, 4},   // 1 + 2 < 4
+		{16, 20}, // 16 + 4
+		{0, 19},  // falls by one per tick
+		{0, 18},
+		{8, 17},  // 8 + 2 = 10 < 18 - 1
+		{60, 40}, // capped by MaxOpenConns
+	} {
+		burst(step.burst)
+		if got := p.adapt(); got != step.want {
+			t.Fatalf("after a burst of %d: want %d open, got %d", step.burst, step.want, got)
+		}
+	}
+	// Connections still in use at the tick count towards the next peak.
+	p = &pool{max: 40, minIdle: 4}
+	for range 10 {
+		p.took()
+	}
+	if got := p.adapt(); got != 12 {
+		t.Fatalf("10 in use: want 12, got %d", got)
+	}
+	if got := p.adapt(); got != 12 {
+		t.Fatalf("10 still in use on the next tick: want 12, got %d", got)
+	}
+}
