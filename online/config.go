@@ -38,7 +38,8 @@ type Config struct {
 	// two reads with 4% of them stalled by 100 ms, the losers alone hold
 	// 12 or more. Connections beyond MinIdleConns that sit idle for
 	// ConnMaxIdleTime are closed, so the cap costs nothing while the load
-	// is low. Default: 64 (docs/ARCHITECTURE.md §3 has the measurement).
+	// is low. Default: 64 (docs/ARCHITECTURE.md §4, rule 10, has the
+	// measurement).
 	MaxOpenConns int
 	// MinIdleConns is how many connections per server are kept open and
 	// idle, so that a hedge or a failover never pays for a dial (a dial to
