@@ -2,6 +2,7 @@ package health
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -277,6 +278,37 @@ func TestSnapshotTailAndQuantile(t *testing.T) {
 	for i := 1; i < len(steps); i++ {
 		if steps[i] <= steps[i-1] {
 			t.Fatalf("steps not ascending: %v", steps)
+		}
+	}
+}
+
+// TestTailMatchesASum: Tail's cached suffix sums agree with counting the
+// samples above d, for random windows, and a reused snapshot is not left
+// with the previous window's sums.
+func TestTailMatchesASum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Unix(0, 0)
+	var snap Snapshot
+	for round := range 50 {
+		sk := NewSketch(1, time.Minute)
+		var samples []time.Duration
+		for range rng.IntN(500) {
+			d := time.Duration(rng.Int64N(int64(200 * time.Millisecond)))
+			sk.Record(now, d)
+			samples = append(samples, d)
+		}
+		sk.Snapshot(now, &snap)
+		for range 20 {
+			d := time.Duration(rng.Int64N(int64(250 * time.Millisecond)))
+			var want int64
+			for _, s := range samples {
+				if bucketOf(s) > bucketOf(d) {
+					want++
+				}
+			}
+			if got := snap.Tail(d); got != want {
+				t.Fatalf("round %d: Tail(%v) = %d, want %d", round, d, got, want)
+			}
 		}
 	}
 }

@@ -165,6 +165,12 @@ func (s *Sketch) Quantile(now time.Time, q float64) (time.Duration, int64) {
 type Snapshot struct {
 	counts [numBuckets]int64
 	total  int64
+	// above[i] is the number of samples in buckets beyond i, computed by
+	// the first Tail after the snapshot was taken: the adaptive delay asks
+	// Tail at every step, and summing the buckets each time made its
+	// refresh quadratic.
+	above   [numBuckets]int64
+	aboveOK bool
 }
 
 // Snapshot copies the window at now into dst (allocated if nil) and
@@ -191,11 +197,15 @@ func (s *Snapshot) Total() int64 { return s.total }
 // Tail is the number of samples above d (at bucket precision: samples in
 // d's own bucket count as not above it).
 func (s *Snapshot) Tail(d time.Duration) int64 {
-	var n int64
-	for i := bucketOf(d) + 1; i < numBuckets; i++ {
-		n += s.counts[i]
+	if !s.aboveOK {
+		var n int64
+		for i := numBuckets - 1; i >= 0; i-- {
+			s.above[i] = n
+			n += s.counts[i]
+		}
+		s.aboveOK = true
 	}
-	return n
+	return s.above[bucketOf(d)]
 }
 
 // Quantile returns the q quantile (0 with no samples).
