@@ -56,8 +56,17 @@ type pool struct {
 	// adapt; want (under mu) is how many connections fill keeps open,
 	// from those peaks, so that a burst like the last ones finds them
 	// open rather than dialling on a read's path.
-	peak      atomic.Int64
-	want      int
+	peak atomic.Int64
+	want int
+	// wantStmts is how many statements a ready connection holds (the
+	// Store's single statements, up to stmtCap); a connection released
+	// with fewer sets unprimed, and the Store's loop then prepares the
+	// missing ones on the idle connections within a tick rather than at
+	// the next warm-up a second later. A connection that a read dialled
+	// has only its own statement, and a hedge that takes it for another
+	// waits one more round trip to a remote region.
+	wantStmts atomic.Int64
+	unprimed  atomic.Bool
 	opened    atomic.Int64
 	discarded atomic.Int64
 	stmts     atomic.Int64 // statements prepared on the server, over every connection
@@ -262,6 +271,9 @@ func (p *pool) release(pc *pconn) {
 		p.discard(pc)
 		return
 	}
+	if int64(pc.stmts.len()) < p.wantStmts.Load() {
+		p.unprimed.Store(true)
+	}
 	pc.idleAt = time.Now()
 	p.mu.Lock()
 	if p.closed {
@@ -306,7 +318,12 @@ func (p *pool) tryIdle() *pconn {
 // fill dials connections until the pool holds its target (minIdle, or
 // more after bursts; see adapt), counting those in use, concurrently, and
 // returns the first error.
-func (p *pool) fill(ctx context.Context, timeout time.Duration) error {
+//
+// prime, if set, runs on each new connection before it goes idle (the
+// Store prepares its statements there), so a read never takes a
+// connection that fill dialled but has not readied; a connection prime
+// fails on is discarded.
+func (p *pool) fill(ctx context.Context, timeout time.Duration, prime func(*pconn, time.Time) error) error {
 	// One fill at a time: a second one (Warm while the background loop
 	// warms) waits for the first's dials rather than returning before
 	// they are done.
@@ -331,6 +348,14 @@ func (p *pool) fill(ctx context.Context, timeout time.Duration) error {
 			if err != nil {
 				errs[i] = err
 				return
+			}
+			if prime != nil {
+				if err := prime(pc, deadline); err != nil {
+					errs[i] = err
+					p.inUse.Add(-1)
+					p.discard(pc)
+					return
+				}
 			}
 			p.release(pc)
 		}()

@@ -536,3 +536,94 @@ func TestPoolAdapt(t *testing.T) {
 		t.Fatalf("10 still in use on the next tick: want 12, got %d", got)
 	}
 }
+
+// TestFillPrimesBeforeIdle: connections that fill dials reach the idle
+// list only after prime ran on them, so no read takes one whose statements
+// are still to prepare; one that prime fails on is discarded.
+func TestFillPrimesBeforeIdle(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := c.config("eu", "eu")
+	cfg.MinIdleConns = 3
+	s := newStore(t, cfg)
+	st := mustPrepare(t, s, qSingle)
+	p := s.servers[0].pool
+	ctx := ctxT(t, 10*time.Second)
+	gate := make(chan struct{})
+	primed := make(chan struct{}, 3)
+	done := make(chan error, 1)
+	go func() {
+		done <- p.fill(ctx, 5*time.Second, func(pc *pconn, deadline time.Time) error {
+			primed <- struct{}{}
+			<-gate
+			pc.begin(deadline)
+			defer pc.end()
+			_, err := pc.stmt(ctx, st)
+			return err
+		})
+	}()
+	for range 3 {
+		<-primed
+	}
+	if pc := p.tryIdle(); pc != nil {
+		t.Fatal("a connection went idle before prime ran on it")
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		pc := p.tryIdle()
+		if pc == nil || !pc.has(st) {
+			t.Fatalf("idle connection %v without the primed statement", pc)
+		}
+		defer p.release(pc)
+	}
+	// A failing prime: the connections are closed, none stays open.
+	p2 := s.servers[0].pool
+	p2.mu.Lock()
+	p2.minIdle = 5
+	p2.mu.Unlock()
+	err := p2.fill(ctx, 5*time.Second, func(*pconn, time.Time) error { return errors.New("prime failed") })
+	if err == nil {
+		t.Fatal("fill hid prime's error")
+	}
+	if st := p2.stats(); st.open != 3 || st.discarded != 2 {
+		t.Fatalf("after a failing prime: %+v, want the 3 earlier open and 2 discarded", st)
+	}
+}
+
+// TestUnprimedConnectionsReadiedWithinATick: a connection released
+// without every statement of the Store (here: a statement prepared after
+// the pool warmed) makes the background loop prepare the missing ones on
+// the idle connections within a tick or two, not at the next warm-up a
+// second later.
+func TestUnprimedConnectionsReadiedWithinATick(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := c.config("eu", "eu")
+	cfg.MinIdleConns = 2
+	s := newStore(t, cfg)
+	ctx := ctxT(t, 10*time.Second)
+	st1 := mustPrepare(t, s, qSingle)
+	if err := s.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st2 := mustPrepare(t, s, qOther)
+	start := time.Now()
+	if _, err := s.Query(ctx, st1, []any{1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "every idle connection to hold both statements", func() bool {
+		p := s.servers[0].pool
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, pc := range p.idle {
+			if !pc.has(st1) || !pc.has(st2) {
+				return false
+			}
+		}
+		return len(p.idle) >= 2
+	})
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("readied after %v; want within a few ticks of %v, not the %v warm-up", d, primeTick, warmTick)
+	}
+}

@@ -50,6 +50,12 @@ func (s *Store) Prepare(query string) (*Stmt, error) {
 	}
 	st := &Stmt{store: s, query: query, info: info}
 	s.stmts[query] = st
+	if !st.IsBatch() {
+		s.singles++
+		for _, srv := range s.servers {
+			srv.pool.wantStmts.Store(int64(min(s.singles, s.cfg.MaxStmtsPerConn)))
+		}
+	}
 	return st, nil
 }
 

@@ -40,9 +40,11 @@ type Store struct {
 	closed atomic.Bool
 	// deferred counts due hedges held back because the answer was there.
 	deferred atomic.Int64
-	once     sync.Once
-	used     atomic.Bool // the background loop runs
-	startMu  sync.Mutex  // orders the loop's start against Close
+	// singles counts the single (not batch) statements; under stmtMu.
+	singles int
+	once    sync.Once
+	used    atomic.Bool // the background loop runs
+	startMu sync.Mutex  // orders the loop's start against Close
 }
 
 // server is one MySQL server: its pool, health and tuned delays.
