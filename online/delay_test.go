@@ -156,3 +156,33 @@ func TestDelayMeetsTheOnsetOfStalls(t *testing.T) {
 		t.Fatalf("the delay took %v to react to the stalls", left)
 	}
 }
+
+// TestBeatenAttemptsRefreshTheDelayAtOnce: when a hedge beats a running
+// attempt (noteBeaten), the background loop recomputes the delay at its
+// next 10 ms tick, not at the next 100 ms refresh, so a brownout's first
+// stalls lower the delay at once. Each trial starts at a random point of
+// the refresh cycle; without the prompt refresh, the wait would be spread
+// over 0–100 ms and five trials in a row would hardly all stay under 40 ms.
+func TestBeatenAttemptsRefreshTheDelayAtOnce(t *testing.T) {
+	c := startCluster(t, 2)
+	cfg := c.config("eu", "eu", "us")
+	ceiling := cfg.normalizedCeiling()
+	var worst time.Duration
+	for trial := range 5 {
+		s := newStore(t, cfg)
+		s.use()
+		srv := s.servers[0]
+		waitFor(t, 2*time.Second, "the delay at the ceiling", func() bool { return s.Stats().Servers[0].HedgeDelay == ceiling })
+		time.Sleep(time.Duration(trial*17) * time.Millisecond)
+		start := time.Now()
+		for range onsetMinStalls + 1 {
+			srv.noteBeaten(s.clock.Now(), 100*time.Millisecond)
+		}
+		waitFor(t, 2*time.Second, "the delay to leave the ceiling", func() bool { return s.Stats().Servers[0].HedgeDelay < ceiling })
+		worst = max(worst, time.Since(start))
+	}
+	t.Logf("worst wait for the delay to leave the ceiling: %v", worst)
+	if worst > 40*time.Millisecond {
+		t.Fatalf("the delay left the ceiling %v after the stalls were noted; want within a few 10 ms ticks", worst)
+	}
+}

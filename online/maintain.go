@@ -42,7 +42,13 @@ func (s *Store) maintain() {
 				go s.probe(srv)
 			}
 		}
-		if now.Sub(lastRefresh) >= refreshTick {
+		beaten := false
+		for _, srv := range s.servers {
+			if srv.beaten.Swap(false) {
+				beaten = true
+			}
+		}
+		if beaten || now.Sub(lastRefresh) >= refreshTick {
 			lastRefresh = now
 			s.refreshDelays(now, &snap, &recent)
 		}

@@ -407,9 +407,15 @@ func (w *softWatch) end() {
 // and probably far longer (a stall). Recording it when the hedge wins,
 // not when the stalled attempt finally returns, is what lets the delay
 // see a brownout's first stalls at once (delay.go).
+//
+// It also asks the background loop to recompute the delays at its next
+// tick (10 ms) rather than at the next refresh (100 ms): at a brownout's
+// onset every stalled vector waits for the delay, which still sits where
+// the healthy server put it.
 func (srv *server) noteBeaten(now time.Time, el time.Duration) {
 	v := max(el, time.Duration(srv.hedgeNs.Load()+srv.targetRTTNs.Load())+2*time.Millisecond)
 	srv.recent.Record(now, v)
+	srv.beaten.Store(true)
 }
 
 // softFire counts a slow attempt as a failure of its server. It runs on

@@ -71,6 +71,9 @@ type server struct {
 	// the engine's timer goroutine and must not log: the background loop
 	// logs them.
 	softEjects atomic.Int64
+	// beaten is set when a hedge beat a running attempt here: the
+	// background loop then recomputes the delays at once (noteBeaten).
+	beaten atomic.Bool
 }
 
 // New validates cfg and builds a Store. It does no I/O and starts no
