@@ -344,12 +344,7 @@ func TestBlackholedLocalRegion(t *testing.T) {
 	cfg.MaxOpenConns = 8
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qSingle)
-	// Build a latency history for both regions.
-	for i := range 300 {
-		if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{i%nRows + 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	readHistory(t, s, st) // a latency history for both regions
 	c.servers[0].Proxy().SetBlackhole(true)
 	blackholed := time.Now()
 	var maxLat atomic.Int64
@@ -589,11 +584,7 @@ func TestSoftTimerWithoutHedgeBudget(t *testing.T) {
 	cfg.Hedge.Budget = BudgetConfig{Ratio: 1e-9, ReservePerSecond: 1e-9, MaxTokens: 1e-9}
 	s := newStore(t, cfg)
 	st := mustPrepare(t, s, qSingle)
-	for i := range 300 {
-		if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{i%nRows + 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	readHistory(t, s, st)
 	c.servers[0].Proxy().SetBlackhole(true)
 	blackholed := time.Now()
 	var wg sync.WaitGroup
@@ -621,5 +612,16 @@ func TestSoftTimerWithoutHedgeBudget(t *testing.T) {
 	t.Logf("ejected %v after the blackhole, every hedge refused", after)
 	if after > time.Second {
 		t.Fatalf("eu ejected after %v: the soft timers did not fire (AttemptTimeout is %v)", after, cfg.AttemptTimeout)
+	}
+}
+
+// readHistory runs 300 reads of st, so the Store has a latency history
+// (the adaptive delay and the soft threshold need 200 samples).
+func readHistory(t *testing.T, s *Store, st *Stmt) {
+	t.Helper()
+	for i := range 300 {
+		if _, err := s.Query(ctxT(t, 5*time.Second), st, []any{i%nRows + 1}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
