@@ -194,9 +194,13 @@ func (s *Store) warmServer(ctx context.Context, srv *server) error {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
-	var first error
 	// Visit each idle connection once: tryIdle hands out the least
-	// recently used, and release puts it back as the most recent.
+	// recently used, and release puts it back as the most recent. Only
+	// the first is pinged (a round trip each would hold every connection
+	// of a remote pool out of reach of hedges for one), and the first
+	// error ends the visit: a statement that fails to prepare on one
+	// connection (a table not replicated there yet) fails on all.
+	pinged := false
 	for range srv.pool.stats().idle {
 		pc := srv.pool.tryIdle()
 		if pc == nil {
@@ -204,7 +208,8 @@ func (s *Store) warmServer(ctx context.Context, srv *server) error {
 		}
 		pc.begin(deadline)
 		var err error
-		if first == nil {
+		if !pinged {
+			pinged = true
 			start := time.Now()
 			if err = pc.ping(ctx); err == nil {
 				s.noteRTT(srv, time.Since(start))
@@ -220,11 +225,11 @@ func (s *Store) warmServer(ctx context.Context, srv *server) error {
 		}
 		pc.end()
 		srv.pool.release(pc)
-		if err != nil && first == nil {
-			first = err
+		if err != nil {
+			return err
 		}
 	}
-	return first
+	return nil
 }
 
 // Warm dials every available server's pool up to MinIdleConns, measures

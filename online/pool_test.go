@@ -627,3 +627,27 @@ func TestUnprimedConnectionsReadiedWithinATick(t *testing.T) {
 		t.Fatalf("readied after %v; want within a few ticks of %v, not the %v warm-up", d, primeTick, warmTick)
 	}
 }
+
+// TestWarmPingsOneConnection: a warm-up of a pool whose connections
+// already hold every statement costs one round trip (a ping on one
+// connection), not one per connection: on a remote pool each ping holds a
+// connection out of reach of hedges for a round trip.
+func TestWarmPingsOneConnection(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := c.config("eu", "eu")
+	cfg.MinIdleConns = 6
+	s := newStore(t, cfg)
+	mustPrepare(t, s, qSingle)
+	ctx := ctxT(t, 10*time.Second)
+	srv := s.servers[0]
+	if err := s.warmServer(ctx, srv); err != nil {
+		t.Fatal(err)
+	}
+	before := c.servers[0].Proxy().Stats().Requests
+	if err := s.warmServer(ctx, srv); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.servers[0].Proxy().Stats().Requests - before; n != 1 {
+		t.Fatalf("a warm-up of a ready pool of 6 sent %d requests, want 1 ping", n)
+	}
+}
