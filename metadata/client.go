@@ -306,6 +306,35 @@ func clip(s string, n int) string {
 // read sends req to the regions in order, moving on only when a region is
 // down or failing (shouldFallback). It returns the body and the region that
 // served it.
+// readAs is read followed by decode: a body that does not decode is the
+// serving region's error.
+func readAs[T any](ctx context.Context, c *Client, order []region.ID, req request, decode func([]byte) (T, error)) (T, region.ID, error) {
+	var zero T
+	body, r, err := c.read(ctx, order, req)
+	if err != nil {
+		return zero, r, err
+	}
+	v, err := decode(body)
+	if err != nil {
+		return zero, r, &RegionError{Region: r, Op: req.op, Err: err}
+	}
+	return v, r, nil
+}
+
+// doAs is do in region r followed by decode, likewise.
+func doAs[T any](ctx context.Context, c *Client, r region.ID, req request, decode func([]byte) (T, error)) (T, error) {
+	var zero T
+	body, err := c.do(ctx, r, req)
+	if err != nil {
+		return zero, err
+	}
+	v, err := decode(body)
+	if err != nil {
+		return zero, &RegionError{Region: r, Op: req.op, Err: err}
+	}
+	return v, nil
+}
+
 func (c *Client) read(ctx context.Context, order []region.ID, req request) ([]byte, region.ID, error) {
 	var errs []error
 	for i, r := range order {

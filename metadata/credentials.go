@@ -81,24 +81,16 @@ func (c *Client) OnlineStoreCredentials(ctx context.Context, r region.ID) (*Onli
 		op: "GetOnlineConnector", method: "GET",
 		path: base + "/storageconnectors/onlinefeaturestore",
 	}
-	body, err := c.do(ctx, id, req)
+	cred, err := doAs(ctx, c, id, req, decodeOnlineConnector)
 	if err != nil {
 		return nil, err
-	}
-	cred, err := decodeOnlineConnector(body)
-	if err != nil {
-		return nil, &RegionError{Region: id, Op: req.op, Err: err}
 	}
 	cred.Region = id
 	if c.cfg.External {
 		vreq := request{op: "GetVariable", method: "GET", path: "/variables/" + ExternalMySQLVariable}
-		vbody, err := c.do(ctx, id, vreq)
+		host, err := doAs(ctx, c, id, vreq, decodeVariable)
 		if err != nil {
 			return nil, err
-		}
-		host, err := decodeVariable(vbody)
-		if err != nil {
-			return nil, &RegionError{Region: id, Op: vreq.op, Err: err}
 		}
 		_, port, _ := net.SplitHostPort(cred.Addr)
 		cred.Addr = net.JoinHostPort(host, port)

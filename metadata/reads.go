@@ -46,16 +46,12 @@ func (c *Client) project0(ctx context.Context) (*Project, error) {
 	if p != nil {
 		return p, nil
 	}
-	body, r, err := c.read(ctx, c.order, request{
+	p, r, err := readAs(ctx, c, c.order, request{
 		op: "GetProject", method: "GET",
 		path: "/project/getProjectInfo/" + url.PathEscape(c.cfg.Project),
-	})
+	}, decodeProject)
 	if err != nil {
 		return nil, err
-	}
-	p, err = decodeProject(body)
-	if err != nil {
-		return nil, &RegionError{Region: r, Op: "GetProject", Err: err}
 	}
 	p.Region = r
 	if p.Name == "" {
@@ -99,16 +95,12 @@ func (c *Client) featureStore0(ctx context.Context) (*FeatureStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, r, err := c.read(ctx, c.order, request{
+	fs, r, err := readAs(ctx, c, c.order, request{
 		op: "GetFeatureStore", method: "GET",
 		path: fmt.Sprintf("/project/%d/featurestores/%s", p.ID, url.PathEscape(FeatureStoreName(c.cfg.Project))),
-	})
+	}, decodeFeatureStore)
 	if err != nil {
 		return nil, err
-	}
-	fs, err = decodeFeatureStore(body)
-	if err != nil {
-		return nil, &RegionError{Region: r, Op: "GetFeatureStore", Err: err}
 	}
 	fs.Region = r
 	c.mu.Lock()
@@ -283,13 +275,9 @@ func (c *Client) statements(ctx context.Context, name string, version int, batch
 	if pw, ok := c.pendingFor(viewKey{name, version}); ok {
 		order = c.orderFrom(pw.region)
 	}
-	body, r, err := c.read(ctx, order, req)
+	items, r, err := readAs(ctx, c, order, req, DecodePreparedStatements)
 	if err != nil {
 		return nil, err
-	}
-	items, err := DecodePreparedStatements(body)
-	if err != nil {
-		return nil, &RegionError{Region: r, Op: req.op, Err: err}
 	}
 	for i := range items {
 		items[i].Region = r
@@ -361,13 +349,9 @@ func (c *Client) batchQuery(ctx context.Context, r region.ID, name string, versi
 		q.Set("end_time", strconv.FormatInt(end.UnixMilli(), 10))
 	}
 	step1 := request{op: "GetBatchQuery", method: "GET", path: path + "/query/batch", query: q}
-	qbody, err := c.do(ctx, r, step1)
+	query, err := doAs(ctx, c, r, step1, DecodeQuery)
 	if err != nil {
 		return nil, err
-	}
-	query, err := DecodeQuery(qbody)
-	if err != nil {
-		return nil, &RegionError{Region: r, Op: step1.op, Err: err}
 	}
 	// The PUT builds a query and writes nothing; it is not retried blindly
 	// (writes never are), and it is refused if redirected.
@@ -375,13 +359,9 @@ func (c *Client) batchQuery(ctx context.Context, r region.ID, name string, versi
 		op: "ConstructQuery", method: "PUT", path: fmt.Sprintf("/project/%d/featurestores/query", p.ID),
 		query: url.Values{"hqs": {"true"}}, body: query,
 	}
-	fbody, err := c.do(ctx, r, step2)
+	bq, err := doAs(ctx, c, r, step2, DecodeBatchQuery)
 	if err != nil {
 		return nil, err
-	}
-	bq, err := DecodeBatchQuery(fbody)
-	if err != nil {
-		return nil, &RegionError{Region: r, Op: step2.op, Err: err}
 	}
 	bq.QueryDTO = query
 	bq.Region = r
@@ -411,13 +391,9 @@ func (c *Client) AvroSchema(ctx context.Context, featureGroup string, version in
 		op: "GetAvroSchema", method: "GET",
 		path: base + "/kafka/subjects/" + url.PathEscape(fmt.Sprintf("%s_%d", featureGroup, version)) + "/versions/latest",
 	}
-	body, r, err := c.read(ctx, c.order, req)
+	s, r, err := readAs(ctx, c, c.order, req, DecodeAvroSchema)
 	if err != nil {
 		return nil, err
-	}
-	s, err := DecodeAvroSchema(body)
-	if err != nil {
-		return nil, &RegionError{Region: r, Op: req.op, Err: err}
 	}
 	s.Region = r
 	return s, nil

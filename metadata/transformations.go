@@ -280,13 +280,9 @@ func (c *Client) TrainingDatasetStatistics(ctx context.Context, name string, ver
 			"training_dataset_version": {strconv.Itoa(td)},
 		},
 	}
-	body, r, err := c.read(ctx, c.order, req)
+	s, r, err := readAs(ctx, c, c.order, req, DecodeTrainingDatasetStatistics)
 	if err != nil {
 		return nil, err
-	}
-	s, err := DecodeTrainingDatasetStatistics(body)
-	if err != nil {
-		return nil, &RegionError{Region: r, Op: req.op, Err: err}
 	}
 	s.Region = r
 	return s, nil
