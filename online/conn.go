@@ -89,9 +89,7 @@ func (c *sock) SetDeadline(t time.Time) error {
 		err = c.Conn.SetDeadline(nanoTime(n))
 		c.rd, c.wd = n, n
 	}
-	if c.stopped.Load() {
-		_ = c.Conn.SetDeadline(past)
-	}
+	c.keepStopped()
 	return err
 }
 
@@ -102,9 +100,7 @@ func (c *sock) SetReadDeadline(t time.Time) error {
 		err = c.Conn.SetReadDeadline(nanoTime(n))
 		c.rd = n
 	}
-	if c.stopped.Load() {
-		_ = c.Conn.SetDeadline(past)
-	}
+	c.keepStopped()
 	return err
 }
 
@@ -115,10 +111,15 @@ func (c *sock) SetWriteDeadline(t time.Time) error {
 		err = c.Conn.SetWriteDeadline(nanoTime(n))
 		c.wd = n
 	}
+	c.keepStopped()
+	return err
+}
+
+// keepStopped undoes a deadline set after stop.
+func (c *sock) keepStopped() {
 	if c.stopped.Load() {
 		_ = c.Conn.SetDeadline(past)
 	}
-	return err
 }
 
 // stop makes every read and write on c fail from now on, including one

@@ -21,19 +21,17 @@ const maxBadConnRetries = 2
 // driver. Every I/O of the call ends by deadline at the latest. With ir
 // set, the connection is attached to it during the I/O, and its wait for
 // a connection ends when ir fires.
-func (s *Store) runOne(ctx context.Context, srv *server, c Call, ir *interruptor, deadline time.Time, ws watchSlot) (*Rows, error) {
+func (s *Store) runOne(ctx context.Context, srv *server, c Call, ir *interruptor, deadline time.Time, aw *answerWatch, k int) (*Rows, error) {
 	for try := 0; ; try++ {
-		out, err := s.runOnce(ctx, srv, c, ir, deadline, ws)
+		out, err := s.runOnce(ctx, srv, c, ir, deadline, aw, k)
 		if err == nil || !errors.Is(err, driver.ErrBadConn) || try == maxBadConnRetries || ir.interrupted() || !time.Now().Before(deadline) {
-			if ws.done != nil {
-				ws.done.Store(true)
-			}
+			aw.finish(k)
 			return out, err
 		}
 	}
 }
 
-func (s *Store) runOnce(ctx context.Context, srv *server, c Call, ir *interruptor, deadline time.Time, ws watchSlot) (*Rows, error) {
+func (s *Store) runOnce(ctx context.Context, srv *server, c Call, ir *interruptor, deadline time.Time, aw *answerWatch, k int) (*Rows, error) {
 	var stop func() <-chan struct{}
 	if ir != nil {
 		stop = ir.wait
@@ -47,13 +45,9 @@ func (s *Store) runOnce(ctx context.Context, srv *server, c Call, ir *interrupto
 		return nil, errInterrupted
 	}
 	pc.begin(deadline)
-	if ws.conn != nil {
-		ws.conn.Store(pc)
-	}
+	aw.track(k, pc)
 	out, err := pc.query(ctx, c)
-	if ws.conn != nil {
-		ws.conn.Store(nil)
-	}
+	aw.track(k, nil)
 	pc.end()
 	if ir != nil && ir.detach(pc) {
 		// The connection may have been interrupted, maybe after the rows

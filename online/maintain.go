@@ -32,6 +32,7 @@ func (s *Store) maintain() {
 	lastPrime := make([]time.Time, len(s.servers))
 	for {
 		now := s.clock.Now()
+		beaten := false
 		for i, srv := range s.servers {
 			if n := srv.softEjects.Load(); n != logged[i] {
 				logged[i] = n
@@ -41,18 +42,9 @@ func (s *Store) maintain() {
 				s.wg.Add(1)
 				go s.probe(srv)
 			}
-		}
-		beaten := false
-		for _, srv := range s.servers {
 			if srv.beaten.Swap(false) {
 				beaten = true
 			}
-		}
-		if beaten || now.Sub(lastRefresh) >= refreshTick {
-			lastRefresh = now
-			s.refreshDelays(now, &snap, &recent)
-		}
-		for i, srv := range s.servers {
 			// A connection lacks some of the statements: ready the idle
 			// ones now (warmServer), not at the next warm tick; at most
 			// every primeTick, since a statement that fails to prepare
@@ -63,6 +55,10 @@ func (s *Store) maintain() {
 				s.wg.Add(1)
 				go s.warm(srv)
 			}
+		}
+		if beaten || now.Sub(lastRefresh) >= refreshTick {
+			lastRefresh = now
+			s.refreshDelays(now, &snap, &recent)
 		}
 		if now.Sub(lastWarm) >= warmTick {
 			lastWarm = now

@@ -203,18 +203,19 @@ type answerWatch struct {
 	done  [maxWatched]atomic.Bool
 }
 
-// watchSlot is one call's place in an answerWatch.
-type watchSlot struct {
-	conn *atomic.Pointer[pconn]
-	done *atomic.Bool
+// track records that call k's I/O runs on pc (nil: it ended); a nil
+// watch or a call beyond maxWatched is not followed.
+func (a *answerWatch) track(k int, pc *pconn) {
+	if a != nil && k < maxWatched {
+		a.conns[k].Store(pc)
+	}
 }
 
-// slot is call k's place, or none (a nil watch, or k beyond maxWatched).
-func (a *answerWatch) slot(k int) watchSlot {
-	if a == nil || k >= maxWatched {
-		return watchSlot{}
+// finish records that call k returned.
+func (a *answerWatch) finish(k int) {
+	if a != nil && k < maxWatched {
+		a.done[k].Store(true)
 	}
-	return watchSlot{&a.conns[k], &a.done[k]}
 }
 
 // maxWatched is how many calls of an attempt are followed; a read with
@@ -443,7 +444,7 @@ func (s *Store) ejected(srv *server, why string) {
 func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *interruptor, deadline time.Time, aw *answerWatch) ([]*Rows, error) {
 	out := make([]*Rows, len(calls))
 	if len(calls) == 1 {
-		r, err := s.runOne(ctx, srv, calls[0], ir, deadline, aw.slot(0))
+		r, err := s.runOne(ctx, srv, calls[0], ir, deadline, aw, 0)
 		out[0] = r
 		return out, err
 	}
@@ -453,10 +454,10 @@ func (s *Store) runCalls(ctx context.Context, srv *server, calls []Call, ir *int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = s.runOne(ctx, srv, calls[i], ir, deadline, aw.slot(i))
+			out[i], errs[i] = s.runOne(ctx, srv, calls[i], ir, deadline, aw, i)
 		}()
 	}
-	out[0], errs[0] = s.runOne(ctx, srv, calls[0], ir, deadline, aw.slot(0))
+	out[0], errs[0] = s.runOne(ctx, srv, calls[0], ir, deadline, aw, 0)
 	wg.Wait()
 	// A fatal error (the statement's fault) wins over a transient one, so
 	// the request is not retried elsewhere in vain.
